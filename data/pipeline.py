@@ -1,0 +1,64 @@
+"""tf.data input for every script: parallel, robust decoding of image files to uint8 tensors.
+
+Files are decoded by `data.images.load_square` on tf.data's parallel threads (Pillow releases
+the GIL while it decodes and resizes). A file that cannot be decoded does not stop the pipeline:
+it yields `ok=False` and a blank image, so callers count and drop it by its index.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from data.images import ImageDecodeError, load_square
+
+
+def _loader(paths, size, fit):
+    blank = np.zeros((size, size, 3), np.uint8)
+
+    def load(index):
+        try:
+            return load_square(paths[int(index)], size, fit), np.bool_(True)
+        except ImageDecodeError:
+            return blank, np.bool_(False)
+
+    return load
+
+
+def image_dataset(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
+    """Dataset of `(image, index, ok)`: image uint8 (size, size, 3), index into `paths`.
+
+    `ok` is False for a file that could not be decoded (its image is all zeros). The order is
+    deterministic: element i comes from paths[i].
+    """
+    paths = [str(p) for p in paths]
+    load = _loader(paths, size, fit)
+
+    def decode(index):
+        image, ok = tf.numpy_function(load, [index], [tf.uint8, tf.bool], stateful=False)
+        image.set_shape((size, size, 3))
+        ok.set_shape(())
+        return image, index, ok
+
+    indices = tf.data.Dataset.range(len(paths))
+    return indices.map(decode, num_parallel_calls=parallel_calls, deterministic=True)
+
+
+def decoded_images(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
+    """Dataset of uint8 images from `paths`, corrupt files dropped, plus a list of the failures.
+
+    Returns `(dataset, failed)`: `failed` fills with the paths that could not be decoded as the
+    dataset is iterated (complete after one full pass).
+    """
+    failed = []
+    paths = [str(p) for p in paths]
+
+    def note(index, ok):
+        if not ok:
+            failed.append(paths[int(index)])
+        return ok
+
+    def keep(image, index, ok):
+        return tf.numpy_function(note, [index, ok], tf.bool, stateful=True)
+
+    dataset = image_dataset(paths, size, fit, parallel_calls).filter(
+        lambda image, index, ok: tf.reshape(keep(image, index, ok), ()))
+    return dataset.map(lambda image, index, ok: image), failed
