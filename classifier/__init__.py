@@ -1,0 +1,1 @@
+"""The viewpoint classifier: model, training input, inference and reports."""

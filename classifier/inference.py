@@ -1,0 +1,145 @@
+"""Loading a trained viewpoint classifier from its run folder and predicting with it.
+
+A run folder holds `model.keras` (RGB float32 in [0, 255] of shape (N, S, S, 3) to softmax
+probabilities, with a layer named `features` giving the penultimate feature vector) and
+`classes.json` (ordered class names, input size, how images are made square, the calibration
+temperature and whether to average over a horizontal flip). Every script that uses a trained
+classifier goes through `load_classifier`.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from data.cli import UsageError, quiet_tensorflow
+from data.images import FIT_MODES
+from data.views import VIEWS, mirror_permutation
+
+MODEL_FILE = "model.keras"
+CLASSES_FILE = "classes.json"
+FEATURE_LAYER = "features"
+
+
+def write_classes_json(run_dir, classes, image_size, fit, temperature=1.0, flip_average=False,
+                       **extra):
+    """Write `classes.json` into `run_dir`: everything a user of the model needs besides it."""
+    info = {
+        "classes": list(classes),
+        "image_size": int(image_size),
+        "fit": fit,
+        "temperature": float(temperature),
+        "flip_average": bool(flip_average),
+        "input": "RGB float32 in [0, 255], shape (N, image_size, image_size, 3)",
+        "feature_layer": FEATURE_LAYER,
+        **extra,
+    }
+    path = Path(run_dir) / CLASSES_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    tmp.replace(path)
+    return info
+
+
+def check_run_folder(run_dir):
+    """Read and check `run_dir/classes.json`; raise UsageError (one line) if anything is off."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: model folder not found")
+    for name in (MODEL_FILE, CLASSES_FILE):
+        if not (run_dir / name).is_file():
+            raise UsageError(f"{run_dir}: incomplete model folder, {name} is missing")
+    try:
+        info = json.loads((run_dir / CLASSES_FILE).read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{run_dir / CLASSES_FILE}: unreadable ({error})") from None
+    classes = info.get("classes")
+    if not isinstance(classes, list) or not classes:
+        raise UsageError(f"{run_dir / CLASSES_FILE}: no class list")
+    unknown = [name for name in classes if name not in VIEWS]
+    if unknown:
+        raise UsageError(f"{run_dir / CLASSES_FILE}: unknown classes {unknown}")
+    if not isinstance(info.get("image_size"), int) or info["image_size"] < 8:
+        raise UsageError(f"{run_dir / CLASSES_FILE}: bad image_size {info.get('image_size')!r}")
+    if info.get("fit", "stretch") not in FIT_MODES:
+        raise UsageError(f"{run_dir / CLASSES_FILE}: bad fit {info.get('fit')!r}")
+    return info
+
+
+class ViewClassifier:
+    """A loaded classifier: calibrated batch prediction, features, and its input pipeline."""
+
+    def __init__(self, model, info, run_dir=None):
+        self.model = model
+        self.info = info
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.classes = list(info["classes"])
+        self.image_size = int(info["image_size"])
+        self.fit = info.get("fit", "stretch")
+        self.temperature = float(info.get("temperature", 1.0))
+        self.flip_average = bool(info.get("flip_average", False))
+        self._mirror = np.array(mirror_permutation(self.classes))
+        tf = quiet_tensorflow()
+        self._predict_fn = tf.function(self._probabilities, reduce_retracing=True)
+        feature_model = None
+        try:
+            layer = model.get_layer(FEATURE_LAYER)
+            import keras
+            feature_model = keras.Model(model.inputs, layer.output)
+        except ValueError:
+            pass
+        self._feature_model = feature_model
+        self._features_fn = (tf.function(lambda x: feature_model(x, training=False),
+                                         reduce_retracing=True) if feature_model else None)
+
+    def _probabilities(self, images, flip):
+        tf = quiet_tensorflow()
+        images = tf.cast(images, tf.float32)
+        probs = self.model(images, training=False)
+        if flip:
+            flipped = self.model(images[:, :, ::-1, :], training=False)
+            probs = (probs + tf.gather(flipped, self._mirror, axis=1)) / 2.0
+        if self.temperature != 1.0:
+            logits = tf.math.log(tf.maximum(probs, 1e-12)) / self.temperature
+            probs = tf.nn.softmax(logits, axis=-1)
+        return probs
+
+    def predict(self, images, flip_average=None):
+        """Calibrated class probabilities (numpy, (N, n_classes)) for a uint8 or float batch.
+
+        With `flip_average` (default: the model's setting) the probabilities of the mirrored
+        image, mapped back through the mirror map, are averaged in.
+        """
+        flip = self.flip_average if flip_average is None else bool(flip_average)
+        return self._predict_fn(images, flip).numpy()
+
+    def features(self, images):
+        """Penultimate-layer features (numpy, (N, D)) for a batch of images."""
+        if self._features_fn is None:
+            raise UsageError(f"{self.run_dir}: model has no '{FEATURE_LAYER}' layer")
+        return self._features_fn(images).numpy()
+
+    def dataset(self, paths, batch_size=64):
+        """tf.data of `(images, indices, ok)` batches decoded and resized for this model."""
+        tf = quiet_tensorflow()
+        from data.pipeline import image_dataset
+        return image_dataset(paths, self.image_size, self.fit).batch(batch_size).prefetch(
+            tf.data.AUTOTUNE)
+
+
+def load_classifier(run_dir):
+    """Load the classifier in `run_dir` (model.keras + classes.json) as a `ViewClassifier`."""
+    info = check_run_folder(run_dir)
+    quiet_tensorflow()
+    import keras
+    path = Path(run_dir) / MODEL_FILE
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a bad file; all mean the same here
+        raise UsageError(f"{path}: cannot load the model ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    classes = info["classes"]
+    if model.output_shape[-1] != len(classes):
+        raise UsageError(f"{path}: model has {model.output_shape[-1]} outputs but "
+                         f"{CLASSES_FILE} lists {len(classes)} classes")
+    return ViewClassifier(model, info, run_dir)

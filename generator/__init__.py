@@ -1,0 +1,1 @@
+"""The WGAN generator: networks, training step, run folders, sampling and evaluation."""
