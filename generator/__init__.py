@@ -1,1 +1,1 @@
-"""The WGAN generator: networks, training step, run folders, sampling and evaluation."""
+"""The Wasserstein GAN: networks, the compiled training step, input, run folders, training CLI."""

@@ -1,0 +1,100 @@
+"""Draw new car images from a trained generator: PNGs, a grid, and a latent-space walk GIF."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+from data.cli import UsageError, run_main  # noqa: E402
+
+MAX_GRID_IMAGES = 100
+MAX_WALKS = 16
+
+EXAMPLES = """examples:
+  python generator/generate.py --model generator/models/front_left_wgan-gp_64px --n 64 --out /tmp/cars --grid
+  python generator/generate.py --model generator/models/front_left_wgan-gp_64px --n 16 --out /tmp/walk --interpolate 24
+  python generator/generate.py --model model_saved.h5 --n 64 --out /tmp/old --grid   # a 2021 cargen .h5 generator
+"""
+
+
+def parse_args(argv):
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description="Generate car images with a trained generator. Writes image_NNNN.png "
+                    "files, and optionally grid.png and interpolation.gif, into --out.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True,
+                        help="generator run folder (uses generator_best.keras if present, else "
+                             "generator.keras), a .keras file, or a Keras 2 .h5 file such as "
+                             "the 2021 cargen model_saved.h5 (required)")
+    parser.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
+    parser.add_argument("--out", required=True, help="output folder, created if needed (required)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the latents; the same seed gives the same images "
+                             "(default: 0)")
+    parser.add_argument("--grid", action="store_true",
+                        help=f"also write grid.png with the first {MAX_GRID_IMAGES} images, "
+                             "enlarged (default: off)")
+    parser.add_argument("--interpolate", type=int, default=0, metavar="STEPS",
+                        help=f"also write interpolation.gif: up to {MAX_WALKS} looping walks "
+                             "through latent space (slerp), STEPS frames between consecutive "
+                             "key latents (default: 0, no GIF)")
+    parser.add_argument("--keyframes", type=int, default=4,
+                        help="key latents per walk in the GIF (default: 4)")
+    parser.add_argument("--fps", type=float, default=12.0,
+                        help="GIF frames per second (default: 12)")
+    parser.add_argument("--last", action="store_true",
+                        help="in a run folder, use generator.keras even when "
+                             "generator_best.keras exists (default: off)")
+    parser.add_argument("--batch-size", type=int, default=256,
+                        help="latents per generator call (default: 256)")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        raise UsageError(f"--n must be at least 1, not {args.n}")
+    if args.interpolate < 0 or (args.interpolate and args.keyframes < 2):
+        raise UsageError("--interpolate must be >= 0 and --keyframes >= 2")
+    if args.batch_size < 1 or args.fps <= 0:
+        raise UsageError("--batch-size and --fps must be positive")
+    return args
+
+
+def main(argv=None):
+    """Generate images, a grid and a GIF as the options say; print where they went."""
+    args = parse_args(argv)
+    from generator import sampling
+    start = time.perf_counter()
+    generator = sampling.load_generator(args.model, prefer_best=not args.last)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    latents = sampling.sample_latents(args.n, generator.latent_dim, args.seed)
+    images = sampling.generate_images(generator, latents, args.batch_size)
+    digits = max(4, len(str(args.n - 1)))
+    for index, image in enumerate(images):
+        sampling.save_png(image, out / f"image_{index:0{digits}d}.png")
+    print(f"{generator.path}: latent {generator.latent_dim}, {generator.image_size}x"
+          f"{generator.image_size}x{generator.channels}")
+    print(f"wrote {len(images)} images to {out}/image_*.png (seed {args.seed})")
+    scale = sampling.grid_scale(generator.image_size)
+    if args.grid:
+        grid = sampling.image_grid(images[:MAX_GRID_IMAGES], scale=scale)
+        print(f"wrote {sampling.save_png(grid, out / 'grid.png')}")
+    if args.interpolate:
+        walks = min(args.n, MAX_WALKS)
+        path = sampling.latent_walk(walks, generator.latent_dim, args.interpolate,
+                                    args.keyframes, args.seed)
+        flat = sampling.generate_images(generator, path.reshape(-1, generator.latent_dim),
+                                        args.batch_size)
+        frames = [sampling.image_grid(frame, scale=scale)
+                  for frame in flat.reshape(len(path), walks, *flat.shape[1:])]
+        gif = sampling.save_gif(frames, out / "interpolation.gif", args.fps)
+        print(f"wrote {gif} ({len(frames)} frames, {walks} walks)")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,81 @@
+"""tf.data input for GAN training: one view folder -> endless shuffled batches in [-1, 1].
+
+Images are decoded once through the shared robust decoder (`data.pipeline.decoded_images`),
+made square (`fit`), and cached as uint8 - in memory, or in a file for folders too big for RAM -
+so the whole set is never held as float32. Batches are converted to float32 in [-1, 1] one at a
+time, after shuffling.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+
+from data.cli import Progress, UsageError
+from data.images import list_images
+from data.pipeline import decoded_images
+
+SHUFFLE_BUFFER = 10_000
+
+
+class TrainingImages:
+    """The decoded, cached images of one folder; `.count` good images, `.failed` bad paths."""
+
+    def __init__(self, folder, image_size, channels=3, fit="pad", cache_file=None,
+                 progress=True):
+        folder = Path(folder)
+        if not folder.exists():
+            raise UsageError(f"{folder}: no such folder")
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder")
+        self.paths = list_images(folder)
+        if not self.paths:
+            raise UsageError(f"{folder}: no images (jpg, jpeg, png, bmp, gif, webp) in this folder")
+        self.folder, self.image_size, self.channels = folder, image_size, channels
+        dataset, self.failed = decoded_images(self.paths, image_size, fit)
+        if channels == 1:
+            dataset = dataset.map(lambda image: tf.cast(
+                tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), tf.uint8))
+        self.cached = dataset.cache(self._cache_name(cache_file, fit) if cache_file else "")
+        self.count = self._fill_cache(progress)
+        if self.count == 0:
+            raise UsageError(f"{folder}: none of its {len(self.paths)} images could be decoded "
+                             f"(first: {self.failed[0]})")
+
+    def _cache_name(self, cache_file, fit):
+        """A cache file name that changes with the image list and decoding options, so a stale
+        cache is never read for other images."""
+        key = json.dumps([[str(p) for p in self.paths], self.image_size, self.channels, fit])
+        digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+        cache_file = Path(cache_file)
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        name = f"{cache_file}_{digest}"
+        for stale in cache_file.parent.glob(f"{cache_file.name}_{digest}*.lockfile"):
+            stale.unlink()  # left by a killed run; the cache itself is only complete once indexed
+        return name
+
+    def _fill_cache(self, progress):
+        bar = Progress(len(self.paths), "decoding", always=False) if progress else None
+        count = 0
+        for batch in self.cached.batch(256).prefetch(2):
+            count += int(batch.shape[0])
+            if bar:
+                bar.update(int(batch.shape[0]))
+        if bar:
+            bar.count = len(self.paths)
+            bar.close(f"{count} images, {len(self.failed)} unreadable")
+        return count
+
+    def batches(self, batch_size, seed=None):
+        """Endless dataset of float32 batches (batch_size, S, S, channels) in [-1, 1]."""
+        if self.count < batch_size:
+            print(f"warning: {self.folder}: only {self.count} images, fewer than a batch of "
+                  f"{batch_size}; each batch repeats images", file=sys.stderr)
+        buffer = min(self.count, SHUFFLE_BUFFER)
+        dataset = self.cached.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        dataset = dataset.batch(batch_size, drop_remainder=True)
+        dataset = dataset.map(lambda images: tf.cast(images, tf.float32) / 127.5 - 1.0,
+                              num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)

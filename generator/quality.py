@@ -1,0 +1,196 @@
+"""How good a generator is, measured with the viewpoint classifier (offline, no downloads).
+
+- view fidelity: the share of images the classifier puts in the target view with calibrated
+  confidence >= 0.70, for generated images and, beside it, for the real ones;
+- FD-classifier: the Frechet distance between Gaussians fitted to real and generated images'
+  penultimate classifier features (the FID formula, but in our classifier's feature space, so
+  its values are not comparable with published Inception FIDs);
+- KID: the unbiased squared MMD with the cubic polynomial kernel in the same feature space,
+  averaged over random subsets (less biased than FD for small samples);
+- diversity: the mean pairwise L2 distance between feature vectors, generated and real. A
+  collapsed generator draws near-identical cars and its diversity falls far below the real one.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from data.cli import UsageError
+from data.images import fit_square
+from generator.sampling import as_generator, sample_latents, to_rgb, to_uint8
+
+CONFIDENCE_THRESHOLD = 0.70
+KID_SUBSETS = 50
+KID_MAX_SUBSET_SIZE = 500
+DIVERSITY_MAX_IMAGES = 2000
+
+
+@dataclass
+class ImageStatistics:
+    """What the metrics need from a set of images: features and target-view confidences."""
+
+    features: np.ndarray
+    view_confidence: np.ndarray
+    unreadable: int = 0
+
+    @property
+    def count(self):
+        """Number of images measured."""
+        return len(self.features)
+
+
+def fit_for_classifier(images, image_size, fit="stretch"):
+    """uint8 (N, S, S, C) generated images as RGB at the classifier's `image_size`.
+
+    They go through the same `data.images.fit_square` as the real photos (for square images
+    every fit mode is the same bilinear resize).
+    """
+    images = to_rgb(images)
+    if images.shape[1] == image_size and images.shape[2] == image_size:
+        return images
+    return np.stack([np.asarray(fit_square(Image.fromarray(image), image_size, fit))
+                     for image in images])
+
+
+def _view_index(classifier, view):
+    if view not in classifier.classes:
+        raise UsageError(f"{classifier.run_dir}: the classifier has no class {view!r} "
+                         f"(it knows {', '.join(classifier.classes)})")
+    return classifier.classes.index(view)
+
+
+def real_statistics(classifier, real_paths, view, batch_size=128):
+    """Features and target-view confidences of real images (unreadable files are skipped).
+
+    Compute this once and pass it as `real_paths` to `evaluate_generator` when evaluating
+    many times against the same real images (e.g. during training).
+    """
+    index = _view_index(classifier, view)
+    features, confidence, unreadable = [], [], 0
+    for images, _indices, ok in classifier.dataset(list(real_paths), batch_size):
+        ok = ok.numpy()
+        unreadable += int((~ok).sum())
+        images = images.numpy()[ok]
+        if len(images):
+            features.append(classifier.features(images))
+            confidence.append(classifier.predict(images)[:, index])
+    if not features:
+        raise UsageError(f"no readable real images among {len(real_paths)} files")
+    return ImageStatistics(np.concatenate(features), np.concatenate(confidence), unreadable)
+
+
+def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128):
+    """Features and target-view confidences of `n` images generated from seeded latents."""
+    generator = as_generator(generator)
+    index = _view_index(classifier, view)
+    latents = sample_latents(n, generator.latent_dim, seed)
+    features, confidence = [], []
+    for start in range(0, n, batch_size):
+        images = to_uint8(generator(latents[start:start + batch_size]))
+        images = fit_for_classifier(images, classifier.image_size, classifier.fit)
+        features.append(classifier.features(images))
+        confidence.append(classifier.predict(images)[:, index])
+    return ImageStatistics(np.concatenate(features), np.concatenate(confidence))
+
+
+def _sqrt_psd(matrix):
+    """Square root of a symmetric positive semi-definite matrix (negative eigenvalues -> 0)."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(features_a, features_b):
+    """Frechet distance between Gaussians fitted to two feature sets (rows are samples).
+
+    |mu_a - mu_b|^2 + tr(C_a) + tr(C_b) - 2 tr((C_a^1/2 C_b C_a^1/2)^1/2); the middle matrix
+    is symmetric, so both square roots come from symmetric eigendecompositions.
+    """
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("the Frechet distance needs at least 2 samples on each side")
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = _sqrt_psd(cov_a)
+    middle = root_a @ cov_b @ root_a
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_root = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
+    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    return float(max(distance, 0.0))
+
+
+def kernel_inception_distance(features_a, features_b, subsets=KID_SUBSETS,
+                              max_subset_size=KID_MAX_SUBSET_SIZE, seed=0):
+    """Unbiased MMD^2 with kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets.
+
+    Named after the KID of Binkowski et al. (2018); here computed on our classifier's features.
+    """
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    dim = a.shape[1]
+    m = min(len(a), len(b), max_subset_size)
+    if m < 2:
+        raise ValueError("KID needs at least 2 samples on each side")
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        k_xx = (x @ x.T / dim + 1) ** 3
+        k_yy = (y @ y.T / dim + 1) ** 3
+        k_xy = (x @ y.T / dim + 1) ** 3
+        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+        total += within - 2 * k_xy.mean()
+    return float(total / subsets)
+
+
+def mean_pairwise_distance(features, max_samples=DIVERSITY_MAX_IMAGES, seed=0):
+    """Mean L2 distance over all pairs of distinct rows (a random subset for big sets)."""
+    x = np.asarray(features, np.float64)
+    if len(x) > max_samples:
+        x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
+    n = len(x)
+    if n < 2:
+        return 0.0
+    squared = np.sum(x * x, axis=1)
+    distances = np.sqrt(np.clip(squared[:, None] + squared[None, :] - 2 * x @ x.T, 0, None))
+    return float((distances.sum() - np.trace(distances)) / (n * (n - 1)))
+
+
+def compare(generated, real, threshold=CONFIDENCE_THRESHOLD, seed=0):
+    """All metrics from two `ImageStatistics` as a dict (see the module docstring)."""
+    return {
+        "view_fidelity": float(np.mean(generated.view_confidence >= threshold)),
+        "real_view_fidelity": float(np.mean(real.view_confidence >= threshold)),
+        "fd_classifier": frechet_distance(real.features, generated.features),
+        "kid": kernel_inception_distance(real.features, generated.features, seed=seed),
+        "diversity": mean_pairwise_distance(generated.features, seed=seed),
+        "real_diversity": mean_pairwise_distance(real.features, seed=seed),
+        "n_generated": generated.count,
+        "n_real": real.count,
+        "n_real_unreadable": real.unreadable,
+        "confidence_threshold": threshold,
+        "feature_dim": int(real.features.shape[1]),
+    }
+
+
+def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch_size=128,
+                       threshold=CONFIDENCE_THRESHOLD):
+    """Measure `generator` against real images of `view` with a loaded `ViewClassifier`.
+
+    `generator` is a Keras generator model or a `sampling.LoadedGenerator`; `real_paths` is a
+    list of image files or the `ImageStatistics` from `real_statistics` (to reuse them).
+    Returns a dict with view_fidelity, real_view_fidelity, fd_classifier, kid, diversity,
+    real_diversity, n_generated, n_real, seconds (and a few details).
+    """
+    start = time.perf_counter()
+    if n < 2:
+        raise UsageError(f"need at least 2 generated images to compare, not {n}")
+    real = real_paths if isinstance(real_paths, ImageStatistics) else real_statistics(
+        classifier, real_paths, view, batch_size)
+    if real.count < 2:
+        raise UsageError("need at least 2 readable real images to compare")
+    generated = generated_statistics(generator, classifier, view, n, seed, batch_size)
+    result = {"view": view, **compare(generated, real, threshold, seed)}
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    return result

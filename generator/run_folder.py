@@ -1,0 +1,240 @@
+"""A generator run folder: options, metrics, sample grids, loss plot, GIF, checkpoints, models.
+
+Layout (the contract `generator/generate.py` and `generator/evaluate.py` read):
+
+    generator/models/<view>_<key params>/
+        options.json             every option of the run
+        metrics.csv              one row per generator iteration
+        eval.csv                 one row per evaluation (--classifier), when it ran
+        loss_plot.png            the losses so far, redrawn every epoch
+        images/generated_plot_EEEE.png   a grid from the same fixed latents after every epoch
+        progress.gif             those grids as an animation
+        checkpoints/             the last few tf.train checkpoints (weights, optimizers, step)
+        generator.keras          the generator after the last finished epoch
+        generator_best.keras     the generator with the best FD-classifier so far (evaluation)
+
+Every file is written to a temporary name and renamed, so a run killed at any moment leaves
+only whole files; a resumed run drops metric rows newer than its last checkpoint.
+"""
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from data.cli import UsageError
+
+METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
+                  "gradient_penalty", "generator_loss", "images_per_second", "seconds")
+EVAL_COLUMNS = ("step", "epoch", "view_fidelity", "real_view_fidelity", "fd_classifier", "kid",
+                "diversity", "real_diversity")
+# Options that change what is trained: a resumed run must have the same values.
+TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "latent_dim",
+                    "batch", "n_critic", "lr", "clip_value", "gp_weight", "beta_1", "beta_2",
+                    "width", "steps_per_epoch", "grid", "seed", "strategy", "mixed_precision")
+NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
+MAX_GIF_FRAMES = 100
+
+
+def run_name(options, extra=()):
+    """Folder name `<view>_<loss>_<S>px_z<latent>_b<batch>_nc<n_critic>[_gray][_<key><value>]`.
+
+    `extra` names further options to put in the name (the keys a sweep varies)."""
+    name = (f"{options['view']}_{options['loss']}_{options['image_size']}px_"
+            f"z{options['latent_dim']}_b{options['batch']}_nc{options['n_critic']}")
+    if options["channels"] == 1:
+        name += "_gray"
+    for key in extra:
+        if key not in NAME_OPTIONS:
+            name += f"_{key.replace('_', '')}{options[key]}"
+    return name
+
+
+def _replace(path, write):
+    """Call write(temporary_path) then rename it to `path` (atomic on one file system)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def to_uint8(images):
+    """Float images in [-1, 1] (N, S, S, C) -> uint8 RGB (N, S, S, 3)."""
+    images = np.asarray(images, np.float32)
+    pixels = np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
+
+
+def image_grid(images, columns, gap=2, min_tile=128):
+    """uint8 images (N, S, S, 3) tiled `columns` wide on white, each tile scaled up (nearest)
+    to at least `min_tile` pixels so small images stay visible."""
+    count, size = images.shape[0], images.shape[1]
+    scale = max(1, math.ceil(min_tile / size))
+    tile = size * scale
+    rows = math.ceil(count / columns)
+    canvas = np.full((rows * tile + (rows + 1) * gap, columns * tile + (columns + 1) * gap, 3),
+                     255, np.uint8)
+    for i, image in enumerate(images):
+        row, column = divmod(i, columns)
+        top, left = gap + row * (tile + gap), gap + column * (tile + gap)
+        canvas[top:top + tile, left:left + tile] = image.repeat(scale, 0).repeat(scale, 1)
+    return canvas
+
+
+class RunFolder:
+    """Reads and writes one run folder (see the module docstring)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.images = self.path / "images"
+        self.checkpoints = self.path / "checkpoints"
+        self.options_file = self.path / "options.json"
+        self.metrics_file = self.path / "metrics.csv"
+        self.eval_file = self.path / "eval.csv"
+
+    # options -------------------------------------------------------------------------------
+    def exists(self):
+        """True if a run was started here (options.json written)."""
+        return self.options_file.exists()
+
+    def read_options(self):
+        """The options.json of the run."""
+        try:
+            return json.loads(self.options_file.read_text())
+        except (OSError, ValueError) as error:
+            raise UsageError(f"{self.options_file}: cannot read ({error})") from None
+
+    def write_options(self, options):
+        """Create the folder and write options.json."""
+        self.images.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.mkdir(exist_ok=True)
+        _replace(self.options_file,
+                 lambda p: p.write_text(json.dumps(options, indent=2, sort_keys=True) + "\n"))
+
+    def check_resumable(self, options):
+        """Raise UsageError unless options.json matches `options` on every training option."""
+        saved = self.read_options()
+        different = [f"{key}={saved.get(key)!r} (now {options.get(key)!r})"
+                     for key in TRAINING_OPTIONS if saved.get(key) != options.get(key)]
+        if different:
+            raise UsageError(f"{self.options_file}: --resume needs the run's own options; it was "
+                             f"made with {', '.join(different)}")
+
+    # metrics -------------------------------------------------------------------------------
+    def start_metrics(self, last_step=0):
+        """Make sure metrics.csv exists with its header; drop rows after `last_step` (from a
+        run killed after its last checkpoint). Returns the last kept row (or None)."""
+        rows = self.read_csv(self.metrics_file)
+        kept = [row for row in rows if int(row["step"]) <= last_step]
+        if not self.metrics_file.exists() or len(kept) != len(rows):
+            self._write_csv(self.metrics_file, METRIC_COLUMNS, kept)
+        eval_rows = self.read_csv(self.eval_file)
+        kept_eval = [row for row in eval_rows if int(row["step"]) <= last_step]
+        if len(kept_eval) != len(eval_rows):
+            self._write_csv(self.eval_file, EVAL_COLUMNS, kept_eval)
+        return kept[-1] if kept else None
+
+    @staticmethod
+    def read_csv(path):
+        """Rows of a CSV file as dicts ([] when it does not exist)."""
+        if not Path(path).exists():
+            return []
+        with open(path, newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def _write_csv(self, path, columns, rows):
+        def write(temporary):
+            with open(temporary, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+        _replace(path, write)
+
+    def append_metrics(self, rows):
+        """Append rows (dicts with METRIC_COLUMNS) to metrics.csv."""
+        self._append(self.metrics_file, METRIC_COLUMNS, rows)
+
+    def append_eval(self, row):
+        """Append one evaluation row (dict with EVAL_COLUMNS) to eval.csv."""
+        self._append(self.eval_file, EVAL_COLUMNS, [row])
+
+    @staticmethod
+    def _append(path, columns, rows):
+        new = not Path(path).exists()
+        with open(path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerows(rows)
+
+    # pictures ------------------------------------------------------------------------------
+    def grid_path(self, epoch):
+        """images/generated_plot_EEEE.png for `epoch`."""
+        return self.images / f"generated_plot_{epoch:04d}.png"
+
+    def save_grid(self, images, epoch, columns):
+        """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`."""
+        grid = image_grid(to_uint8(images), columns)
+        path = self.grid_path(epoch)
+        _replace(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
+        return path
+
+    def write_gif(self, seconds_per_frame=0.25):
+        """progress.gif from the saved grids (at most MAX_GIF_FRAMES, evenly spaced, last
+        included)."""
+        import imageio.v3 as iio
+        grids = sorted(self.images.glob("generated_plot_*.png"))
+        if not grids:
+            return None
+        if len(grids) > MAX_GIF_FRAMES:
+            picks = np.linspace(0, len(grids) - 1, MAX_GIF_FRAMES).round().astype(int)
+            grids = [grids[i] for i in picks]
+        frames = [np.asarray(Image.open(p).convert("RGB")) for p in grids]
+        path = self.path / "progress.gif"
+        _replace(path, lambda p: iio.imwrite(p, frames, extension=".gif",
+                                             duration=int(seconds_per_frame * 1000), loop=0))
+        return path
+
+    def plot_losses(self):
+        """Redraw loss_plot.png from metrics.csv: critic losses and generator loss above, the
+        Wasserstein estimate below, against generator iterations."""
+        import matplotlib
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+        rows = self.read_csv(self.metrics_file)
+        if not rows:
+            return None
+        columns = {key: np.array([float(row[key]) for row in rows]) for key in METRIC_COLUMNS}
+        steps = columns["step"]
+        figure = Figure(figsize=(8, 6), dpi=100)
+        top, bottom = figure.subplots(2, 1, sharex=True)
+        for key, label in (("critic_loss_real", "critic loss, real (-mean f(x))"),
+                           ("critic_loss_fake", "critic loss, fake (mean f(G(z)))"),
+                           ("generator_loss", "generator loss (-mean f(G(z)))")):
+            top.plot(steps, columns[key], label=label, linewidth=1)
+        top.legend(loc="best", fontsize=8)
+        top.set_ylabel("loss")
+        bottom.plot(steps, columns["wasserstein"], color="black", linewidth=1,
+                    label="Wasserstein estimate")
+        if np.any(columns["gradient_penalty"]):
+            bottom.plot(steps, columns["gradient_penalty"], color="tab:red", linewidth=1,
+                        label="gradient penalty")
+        bottom.legend(loc="best", fontsize=8)
+        bottom.set_xlabel("generator iteration")
+        bottom.set_ylabel("estimate")
+        figure.suptitle(self.path.name, fontsize=9)
+        figure.tight_layout()
+        path = self.path / "loss_plot.png"
+        _replace(path, lambda p: figure.savefig(p, format="png"))
+        return path
+
+    # models --------------------------------------------------------------------------------
+    def save_model(self, model, name="generator.keras"):
+        """Save a Keras model in the folder (atomically)."""
+        path = self.path / name
+        _replace(path, lambda p: model.save(p))
+        return path

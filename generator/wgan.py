@@ -1,0 +1,114 @@
+"""The Wasserstein GAN and its compiled training step.
+
+`WGAN.train_step(iterator)` is one generator iteration of Algorithm 1 of Arjovsky, Chintala and
+Bottou (2017) as a single `tf.function`: `n_critic` critic updates, each on a fresh real batch
+drawn from the iterator inside the function and a fresh fake batch, each followed by clipping
+every critic weight to [-clip_value, clip_value]; then one generator update. With
+`loss="wgan-gp"` the clipping is replaced by the gradient penalty of Gulrajani et al. (2017).
+
+Real and fake batches go through the critic in separate calls, as in the paper's code, so the
+critic's batch norm sees statistics of one kind of image at a time. Under a
+`tf.distribute` strategy each replica takes its share of every batch, gradients are summed
+across replicas by the optimizers, and clipping runs once on the mirrored weights.
+"""
+
+import tensorflow as tf
+
+LOSSES = ("wgan", "wgan-gp")
+METRIC_NAMES = ("critic_loss_real", "critic_loss_fake", "wasserstein", "gradient_penalty",
+                "generator_loss")
+
+
+class WGAN:
+    """Generator, critic, their optimizers and the compiled step that trains them.
+
+    The metrics a step returns (means over its critic updates): `critic_loss_real` =
+    -mean f(x) on real images, `critic_loss_fake` = mean f(G(z)), `wasserstein` = their negated
+    sum, the critic's estimate of the Wasserstein distance (up to the Lipschitz constant);
+    `gradient_penalty` (0 for clipping); `generator_loss` = -mean f(G(z)) of the generator update.
+    """
+
+    def __init__(self, generator, critic, generator_optimizer, critic_optimizer, latent_dim,
+                 loss="wgan", n_critic=5, clip_value=0.01, gp_weight=10.0, strategy=None,
+                 jit=False):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be at least 1, not {n_critic}")
+        self.generator, self.critic = generator, critic
+        self.generator_optimizer, self.critic_optimizer = generator_optimizer, critic_optimizer
+        self.latent_dim, self.loss, self.n_critic = latent_dim, loss, n_critic
+        self.clip_value, self.gp_weight = clip_value, gp_weight
+        self.strategy = strategy or tf.distribute.get_strategy()
+        replica_options = {"jit_compile": True} if jit else {}
+        self._critic_update = tf.function(self._critic_update_fn, **replica_options)
+        self._generator_update = tf.function(self._generator_update_fn, **replica_options)
+        self.train_step = tf.function(self._train_step_fn)
+
+    def build(self):
+        """Create the optimizers' slot variables (so a checkpoint can restore them at once)."""
+        with self.strategy.scope():
+            self.generator_optimizer.build(self.generator.trainable_variables)
+            self.critic_optimizer.build(self.critic.trainable_variables)
+
+    def _scaled(self, optimizer, loss):
+        loss = loss / self.strategy.num_replicas_in_sync
+        return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+
+    def _critic_update_fn(self, real):
+        batch = tf.shape(real)[0]
+        fake = self.generator(tf.random.normal((batch, self.latent_dim)), training=True)
+        fake = tf.stop_gradient(tf.cast(fake, real.dtype))
+        variables = self.critic.trainable_variables
+        with tf.GradientTape() as tape:
+            real_score = tf.reduce_mean(tf.cast(self.critic(real, training=True), tf.float32))
+            fake_score = tf.reduce_mean(tf.cast(self.critic(fake, training=True), tf.float32))
+            penalty = self._gradient_penalty(real, fake) if self.loss == "wgan-gp" else 0.0
+            loss = fake_score - real_score + self.gp_weight * penalty
+            scaled_loss = self._scaled(self.critic_optimizer, loss)
+        gradients = tape.gradient(scaled_loss, variables)
+        self.critic_optimizer.apply_gradients(zip(gradients, variables))
+        return tf.stack([-real_score, fake_score, tf.cast(penalty, tf.float32)])
+
+    def _gradient_penalty(self, real, fake):
+        alpha = tf.random.uniform((tf.shape(real)[0], 1, 1, 1), 0.0, 1.0, dtype=real.dtype)
+        mixed = real + alpha * (fake - real)
+        with tf.GradientTape() as tape:
+            tape.watch(mixed)
+            scores = tf.cast(self.critic(mixed, training=True), tf.float32)
+        gradients = tf.cast(tape.gradient(scores, mixed), tf.float32)
+        norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
+        return tf.reduce_mean(tf.square(norms - 1.0))
+
+    def _generator_update_fn(self, batch):
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(tf.random.normal((batch, self.latent_dim)), training=True)
+            loss = -tf.reduce_mean(tf.cast(self.critic(fake, training=True), tf.float32))
+            scaled_loss = self._scaled(self.generator_optimizer, loss)
+        gradients = tape.gradient(scaled_loss, variables)
+        self.generator_optimizer.apply_gradients(zip(gradients, variables))
+        return loss
+
+    def clip_critic(self):
+        """Clip every critic weight (batch norm's scale and offset too) to +-clip_value."""
+        for variable in self.critic.trainable_variables:
+            variable.assign(tf.clip_by_value(variable, -self.clip_value, self.clip_value))
+
+    def _train_step_fn(self, iterator):
+        strategy = self.strategy
+        total = tf.zeros(3)
+        for _ in range(self.n_critic):
+            real = next(iterator)
+            per_replica = strategy.run(self._critic_update, args=(real,))
+            total += strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+            if self.loss == "wgan":
+                self.clip_critic()
+        batch = tf.shape(strategy.experimental_local_results(real)[0])[0]
+        generator_loss = strategy.reduce(tf.distribute.ReduceOp.MEAN,
+                                         strategy.run(self._generator_update, args=(batch,)),
+                                         axis=None)
+        real_loss, fake_loss, penalty = tf.unstack(total / self.n_critic)
+        return {"critic_loss_real": real_loss, "critic_loss_fake": fake_loss,
+                "wasserstein": -(real_loss + fake_loss), "gradient_penalty": penalty,
+                "generator_loss": generator_loss}
