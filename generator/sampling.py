@@ -153,7 +153,7 @@ def grid_scale(image_size, min_cell=96):
     return max(1, math.ceil(min_cell / image_size))
 
 
-def image_grid(images, columns=None, padding=2, scale=1, background=255):
+def image_grid(images, columns=None, padding=2, scale=1, background=48):
     """Tile uint8 (N, S, S, C) images into one uint8 image, `columns` wide (default: square).
 
     Each image is enlarged `scale` times by pixel repetition, so no detail is invented.
