@@ -1,13 +1,16 @@
 """Measure a generator with the viewpoint classifier: view fidelity, FD-classifier, KID, diversity."""
 
+import os
 import sys
 from pathlib import Path
 
+# The metrics make many small numpy linear-algebra calls; multi-threaded OpenBLAS spends more
+# time waiting for busy cores than computing them, so it runs single-threaded (before import).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 
 from data.cli import UsageError, run_main  # noqa: E402
 

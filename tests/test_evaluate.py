@@ -1,0 +1,110 @@
+"""Evaluating a generator with the classifier: view fidelity, FD-classifier, KID, diversity."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier.inference import load_classifier, write_classes_json
+from data.cli import UsageError, quiet_tensorflow
+from data.views import VIEWS
+from generator.quality import (evaluate_generator, frechet_distance, kernel_inception_distance,
+                               mean_pairwise_distance, real_statistics)
+from tiny_generators import build_tiny_generator, write_generator_run
+
+REPO = Path(__file__).resolve().parents[1]
+KEYS = {"view_fidelity", "real_view_fidelity", "fd_classifier", "kid", "diversity",
+        "real_diversity", "n_generated", "n_real", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def real_folder(tmp_path_factory):
+    """data/pictures-like folder: 40 random 48x36 photos in front_left/."""
+    folder = tmp_path_factory.mktemp("pictures")
+    (folder / "front_left").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        pixels = rng.integers(0, 256, (36, 48, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "front_left" / f"car_{i:02d}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sure_classifier_run(tmp_path_factory):
+    """A classifier that calls every image front_left with confidence ~1 (for fidelity)."""
+    quiet_tensorflow()
+    import keras
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    features = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    bias = np.full(len(VIEWS), -10.0, np.float32)
+    bias[VIEWS.index("front_left")] = 10.0
+    outputs = keras.layers.Dense(len(VIEWS), activation="softmax", kernel_initializer="zeros",
+                                 bias_initializer=keras.initializers.Constant(bias))(features)
+    run_dir = tmp_path_factory.mktemp("sure_classifier")
+    keras.Model(inputs, outputs).save(run_dir / "model.keras")
+    write_classes_json(run_dir, VIEWS, 32, "stretch")
+    return run_dir
+
+
+def test_frechet_distance_matches_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.0, 1.0, (20000, 4))
+    b = rng.normal(0.5, 2.0, (20000, 4))  # FD = |0.5|^2 * 4 + 4 * (1 + 4 - 2 * 2) = 5
+    assert frechet_distance(a, b) == pytest.approx(5.0, rel=0.05)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kid_and_diversity():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, (300, 8)), rng.normal(0, 1, (300, 8))
+    assert abs(kernel_inception_distance(a, b, subsets=10)) < 0.05
+    assert kernel_inception_distance(a, b + 1.0, subsets=10) > 0.5
+    x = rng.normal(0, 1, (30, 5))
+    brute = np.mean([np.linalg.norm(x[i] - x[j]) for i in range(30) for j in range(30) if i != j])
+    assert mean_pairwise_distance(x) == pytest.approx(brute)
+    assert mean_pairwise_distance(np.ones((10, 5))) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_view_fidelity_counts_confident_target_views(sure_classifier_run, real_folder):
+    classifier = load_classifier(sure_classifier_run)
+    generator = build_tiny_generator(image_size=16)  # enlarged to the classifier's 32 px
+    paths = sorted((real_folder / "front_left").glob("*.jpg"))
+    result = evaluate_generator(generator, classifier, paths, "front_left", n=20, batch_size=8)
+    assert KEYS <= set(result)
+    assert result["view_fidelity"] == 1.0 and result["real_view_fidelity"] == 1.0
+    real = real_statistics(classifier, paths, "rear")
+    assert evaluate_generator(generator, classifier, real, "rear", n=20)["view_fidelity"] == 0.0
+    with pytest.raises(UsageError, match="no class 'sideways'"):
+        evaluate_generator(generator, classifier, paths, "sideways", n=20)
+
+
+def test_diversity_exposes_mode_collapse(tiny_classifier_run, real_folder):
+    classifier = load_classifier(tiny_classifier_run)
+    paths = sorted((real_folder / "front_left").glob("*.jpg"))
+    real = real_statistics(classifier, paths, "front_left")
+    healthy = evaluate_generator(build_tiny_generator(), classifier, real, "front_left", n=40)
+    collapsed = evaluate_generator(build_tiny_generator(collapsed=True), classifier, real,
+                                   "front_left", n=40)
+    assert collapsed["diversity"] < 1e-3 * healthy["diversity"]
+    assert healthy["diversity"] > 0.2 * healthy["real_diversity"]
+    assert collapsed["fd_classifier"] >= 0 and healthy["fd_classifier"] >= 0
+
+
+def test_evaluate_script_writes_eval_json(tiny_classifier_run, real_folder, tmp_path):
+    run = write_generator_run(tmp_path / "front_left_run", build_tiny_generator())
+    result = subprocess.run(
+        [sys.executable, "generator/evaluate.py", "--model", str(run), "--classifier",
+         str(tiny_classifier_run), "--real", str(real_folder), "--n", "50"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "view fidelity (front_left" in result.stdout and "FD-classifier" in result.stdout
+    report = json.loads((run / "eval.json").read_text())
+    assert KEYS <= set(report)
+    assert report["n_generated"] == 50 and report["n_real"] == 40 and report["view"] == "front_left"
+    assert 0 <= report["view_fidelity"] <= 1 and 0 <= report["real_view_fidelity"] <= 1
+    assert np.isfinite([report["fd_classifier"], report["kid"], report["diversity"]]).all()
