@@ -1,0 +1,150 @@
+"""Label your own photos by viewpoint in a local web page driven by the keyboard.
+
+Starts a small web app on 127.0.0.1 and prints its address; open it in a browser. With a
+model, review mode shows pages of photos the model puts in one view (most confident first):
+mark the few wrong ones and accept the page with one key. Single mode shows one photo at a
+time, the ones the model is least sure of first. Every decision is appended to OUT/labels.csv
+the moment it is made; stop with Ctrl-C (or kill it) and start again to carry on. The photos
+in INPUT are never moved or changed. --export then writes OUT/train/<view>/ and
+OUT/validation/<view>/ (hard links to the originals where possible) for train_model.py.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import signal  # noqa: E402
+
+from data.cli import UsageError, run_main  # noqa: E402
+
+EXAMPLES = """
+examples:
+  # label with a trained model's help (review + single mode), then export
+  python classifier/label_images.py --input data/pictures --out data/labelled \\
+      --model classifier/models/views_128
+  python classifier/label_images.py --input data/pictures --out data/labelled --export
+  python classifier/train_model.py data/labelled
+
+  # no model yet: single mode only
+  python classifier/label_images.py --input data/pictures --out data/labelled
+"""
+
+
+def parse_args(argv):
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", required=True, type=Path,
+                        help="folder of photos to label (read only; not searched recursively)")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="output folder: labels.csv, caches, and the export (created)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="classifier run folder; enables review mode (default: none)")
+    parser.add_argument("--port", type=int, default=8765,
+                        help="port to listen on, 0 picks a free one (default: 8765)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; anything but loopback shows your photos "
+                             "to the network (default: 127.0.0.1)")
+    parser.add_argument("--page-size", type=int, default=24,
+                        help="photos per review page (default: 24)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="photos per prediction batch (default: 64)")
+    parser.add_argument("--export", action="store_true",
+                        help="write OUT/train/<view>/ and OUT/validation/<view>/ from "
+                             "OUT/labels.csv and exit (no web page)")
+    parser.add_argument("--validation-split", type=float, default=0.2,
+                        help="share of each view's photos for validation in --export "
+                             "(default: 0.2)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the --export split (default: 0)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.page_size <= 200:
+        raise UsageError(f"--page-size must be between 1 and 200, not {args.page_size}")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    if not args.input.is_dir():
+        raise UsageError(f"{args.input}: photo folder not found")
+    return args
+
+
+def export(args):
+    """--export: write the train/validation folders and print what went where."""
+    from classifier.label_store import LABELS_FILE, LabelStore, export_labels
+    if not (args.out / LABELS_FILE).is_file():
+        raise UsageError(f"{args.out / LABELS_FILE}: no labels yet; label some photos first")
+    store = LabelStore(args.out)
+    try:
+        labels = store.labels()
+    finally:
+        store.close()
+    summary = export_labels(labels, args.input, args.out, args.validation_split, args.seed)
+    if not summary["views"]:
+        print(f"no labelled photos in {args.out / LABELS_FILE} (only skips?)")
+        return 0
+    print(f"{'view':<12} {'train':>7} {'validation':>11}")
+    for view, (train, validation) in summary["views"].items():
+        print(f"{view:<12} {train:>7} {validation:>11}")
+    total_train = sum(train for train, _ in summary["views"].values())
+    total_validation = sum(validation for _, validation in summary["views"].values())
+    print(f"{'total':<12} {total_train:>7} {total_validation:>11}")
+    if summary["missing"]:
+        print(f"warning: {len(summary['missing'])} labelled photos are no longer in "
+              f"{args.input}, e.g. {summary['missing'][0]}; left out", file=sys.stderr)
+    how = ("hard links to the originals" if not summary["copied"] else
+           f"{summary['linked']} hard links, {summary['copied']} copies")
+    print(f"wrote {args.out / 'train'} and {args.out / 'validation'} ({how})")
+    print(f"next: python classifier/train_model.py {args.out}")
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    """Serve the labelling page until Ctrl-C, or export with --export."""
+    args = parse_args(argv)
+    if args.export:
+        return export(args)
+    from classifier.labelling import LOOPBACK_NAMES, create_app, serve, session_of
+    classifier = None
+    if args.model is not None:
+        from classifier.inference import load_classifier
+        print(f"loading the model in {args.model} ...", flush=True)
+        classifier = load_classifier(args.model)
+    loopback = args.host in LOOPBACK_NAMES
+    if not loopback:
+        print(f"warning: listening on {args.host}: anyone who can reach this machine can see "
+              f"the photos in {args.input} and change the labels", file=sys.stderr)
+    app = create_app(args.input, args.out, classifier, page_size=args.page_size,
+                     batch_size=args.batch_size,
+                     allowed_hosts=LOOPBACK_NAMES if loopback else None)
+    session = session_of(app)
+    state = session.state()
+    print(f"{state['total']:,} photos in {args.input}; {state['labelled']:,} labelled and "
+          f"{state['skipped']:,} skipped so far ({session.store.path})")
+    if classifier is not None:
+        cached = session.queue.cached_predictions
+        print(f"model guesses: {cached:,} from the cache, the other "
+              f"{state['total'] - cached:,} are computed in the background")
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    def ready(url):
+        print(f"open {url} in a browser; Ctrl-C stops (every decision is saved as it is made)",
+              flush=True)
+
+    try:
+        serve(app, args.host, args.port, ready)
+    finally:
+        session.close()
+    state = session.state()
+    print(f"\nstopped: {state['labelled']:,} labelled, {state['skipped']:,} skipped, "
+          f"{state['open']:,} to go; labels in {session.store.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
