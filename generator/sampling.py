@@ -228,10 +228,19 @@ def save_png(image, path):
 
 
 def save_gif(frames, path, fps=12):
-    """Write uint8 frames (F, H, W, C) as a looping GIF with imageio, atomically."""
-    import imageio.v3 as iio
-    frames = np.asarray(frames)
-    if frames.shape[-1] == 1:
-        frames = frames[..., 0]
-    return _atomic(path, lambda tmp: iio.imwrite(tmp, frames, extension=".gif",
-                                                 duration=1000 / fps, loop=0))
+    """Write uint8 frames (F, H, W, C) as a looping GIF, atomically.
+
+    All frames share one 256-colour palette taken from a sample of them, without dithering,
+    so colours do not flicker from frame to frame (and it is ~20x faster than letting Pillow
+    build a palette per frame).
+    """
+    from PIL import Image
+    frames = to_rgb(np.asarray(frames))
+    sample = frames[::max(1, len(frames) // 8)]
+    palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(
+        256, method=Image.Quantize.FASTOCTREE)
+    images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
+              for frame in frames]
+    return _atomic(path, lambda tmp: images[0].save(
+        tmp, format="GIF", save_all=True, append_images=images[1:],
+        duration=round(1000 / fps), loop=0))
