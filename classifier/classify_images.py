@@ -106,8 +106,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.undo:
         return undo(args)
-    from classifier.sorting import check_sort_options
+    from classifier.sorting import check_has_images, check_sort_options
     check_sort_options(args.input, args.threshold, args.mode, args.batch_size)
+    check_has_images(args.input, args.output)
     if args.model is None:
         raise UsageError("--model is required (a classifier run folder, e.g. "
                          "classifier/models/compact_112): no classifier/pretrained folder")

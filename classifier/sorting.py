@@ -421,24 +421,20 @@ def _remove_temp_files(output, folders):
 
 
 def replay(manifest):
-    """The current state from the manifest: {file: row} of files sorted and not undone, and
-    {file: reason} of files recorded as undecodable (latest row per file wins)."""
-    sorted_files, errors, by_destination = {}, {}, {}
+    """The current state from the manifest: {destination: row} of files sorted and not undone
+    (in manifest order), and {file: reason} of files recorded as undecodable."""
+    active, errors = {}, {}
     for row in manifest.rows():
-        action, file = row["action"], row["file"]
+        action = row["action"]
         if action in (MOVED, COPIED):
-            sorted_files[file] = row
-            by_destination[row["destination"]] = file
-            errors.pop(file, None)
+            active[row["destination"]] = row
+            errors.pop(row["file"], None)
         elif action == ERROR:
-            errors[file] = row[ERROR_COLUMN]
+            errors[row["file"]] = row[ERROR_COLUMN]
         elif action in (RESTORED, REMOVED_COPY):
             # An undo row names where the file went back to and where it came from.
-            file = by_destination.pop(row["destination"], None)
-            if file is not None and sorted_files.get(file, {}).get("destination") == \
-                    row["destination"]:
-                del sorted_files[file]
-    return sorted_files, errors
+            active.pop(row["destination"], None)
+    return active, errors
 
 
 @dataclass
@@ -555,15 +551,16 @@ class _Writer(threading.Thread):
 
 def _work_list(input_dir, manifest, mode):
     """Images directly inside `input_dir` still to sort, and how many were skipped as done."""
-    sorted_files, errors = replay(manifest)
+    active, errors = replay(manifest)
+    # A moved file that is back at its old name is a new file; a copied one is the original.
+    copied = {row["file"] for row in active.values() if row["action"] == COPIED}
     todo, skipped = [], 0
     own_report = os.path.join(manifest._root, REPORT_NAME)
     for path in list_images(input_dir):
-        if manifest.relative(path) in (REPORT_NAME, own_report):
+        relative = manifest.relative(path)
+        if relative in (REPORT_NAME, own_report):
             continue
-        done = sorted_files.get(manifest.relative(path))
-        # A moved file that is back at its old name is a new file; a copied one is the original.
-        if done is not None and done["action"] == COPIED:
+        if relative in copied:
             skipped += 1
             continue
         todo.append(str(path))
@@ -571,9 +568,9 @@ def _work_list(input_dir, manifest, mode):
 
 
 def _totals(manifest):
-    sorted_files, errors = replay(manifest)
+    active, errors = replay(manifest)
     totals = {}
-    for row in sorted_files.values():
+    for row in active.values():
         folder = os.path.basename(os.path.dirname(row["destination"]))
         totals[folder] = totals.get(folder, 0) + 1
     return totals, len(errors)
@@ -632,8 +629,7 @@ def sort_folder(classifier, input_dir, output_dir=None, threshold=0.7, mode="mov
     input_dir = Path(input_dir)
     output = Path(output_dir) if output_dir else input_dir
     check_sort_options(input_dir, threshold, mode, batch_size)
-    if not (output / MANIFEST_NAME).exists() and not list_images(input_dir):
-        raise UsageError(f"{input_dir}: no images directly inside this folder")
+    check_has_images(input_dir, output)
     if dry_run:
         return _dry_run(classifier, input_dir, output, threshold, mode, batch_size,
                         flip_average, progress)
@@ -708,6 +704,13 @@ def check_sort_options(input_dir, threshold, mode="move", batch_size=256):
         raise UsageError(f"{input_dir}: input folder not found")
 
 
+def check_has_images(input_dir, output_dir=None):
+    """UsageError if `input_dir` holds no image and no earlier sort's manifest is in output."""
+    output = Path(output_dir) if output_dir else Path(input_dir)
+    if not (output / MANIFEST_NAME).exists() and not list_images(input_dir):
+        raise UsageError(f"{input_dir}: no images directly inside this folder")
+
+
 @dataclass
 class UndoResult:
     """What an undo did."""
@@ -736,8 +739,8 @@ def undo_sort(output_dir, batch_size=256, progress=None):
     with SortLock(output / STATE_DIR):
         manifest, journal, result.recovered = prepare(output)
         try:
-            sorted_files, _ = replay(manifest)
-            entries = list(sorted_files.values())[::-1]
+            active, _ = replay(manifest)
+            entries = list(active.values())  # oldest first: the first owner of a name gets it back
             for folder in {os.path.dirname(manifest.absolute(e["file"])) for e in entries}:
                 _remove_temp_files(folder, ["."])
             for start in range(0, len(entries), batch_size):
