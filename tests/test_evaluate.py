@@ -23,13 +23,14 @@ KEYS = {"view_fidelity", "real_view_fidelity", "fd_classifier", "kid", "diversit
 
 @pytest.fixture(scope="module")
 def real_folder(tmp_path_factory):
-    """data/pictures-like folder: 40 random 48x36 photos in front_left/."""
+    """data/pictures-like folder: 40 random 48x36 photos and one corrupt file in front_left/."""
     folder = tmp_path_factory.mktemp("pictures")
     (folder / "front_left").mkdir()
     rng = np.random.default_rng(0)
     for i in range(40):
         pixels = rng.integers(0, 256, (36, 48, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(folder / "front_left" / f"car_{i:02d}.jpg")
+    (folder / "front_left" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     return folder
 
 
@@ -72,8 +73,9 @@ def test_kid_and_diversity():
 
 def test_view_fidelity_counts_confident_target_views(sure_classifier_run, real_folder):
     classifier = load_classifier(sure_classifier_run)
-    generator = build_tiny_generator(image_size=16)  # enlarged to the classifier's 32 px
-    paths = sorted((real_folder / "front_left").glob("*.jpg"))
+    # grayscale and 16 px: repeated to RGB and enlarged to the classifier's 32 px
+    generator = build_tiny_generator(image_size=16, channels=1)
+    paths = sorted((real_folder / "front_left").glob("car_*.jpg"))
     result = evaluate_generator(generator, classifier, paths, "front_left", n=20, batch_size=8)
     assert KEYS <= set(result)
     assert result["view_fidelity"] == 1.0 and result["real_view_fidelity"] == 1.0
@@ -85,7 +87,7 @@ def test_view_fidelity_counts_confident_target_views(sure_classifier_run, real_f
 
 def test_diversity_exposes_mode_collapse(tiny_classifier_run, real_folder):
     classifier = load_classifier(tiny_classifier_run)
-    paths = sorted((real_folder / "front_left").glob("*.jpg"))
+    paths = sorted((real_folder / "front_left").glob("car_*.jpg"))
     real = real_statistics(classifier, paths, "front_left")
     healthy = evaluate_generator(build_tiny_generator(), classifier, real, "front_left", n=40)
     collapsed = evaluate_generator(build_tiny_generator(collapsed=True), classifier, real,
@@ -105,6 +107,7 @@ def test_evaluate_script_writes_eval_json(tiny_classifier_run, real_folder, tmp_
     assert "view fidelity (front_left" in result.stdout and "FD-classifier" in result.stdout
     report = json.loads((run / "eval.json").read_text())
     assert KEYS <= set(report)
-    assert report["n_generated"] == 50 and report["n_real"] == 40 and report["view"] == "front_left"
+    assert report["n_generated"] == 50 and report["view"] == "front_left"
+    assert report["n_real"] == 40 and report["n_real_unreadable"] == 1  # broken.jpg skipped
     assert 0 <= report["view_fidelity"] <= 1 and 0 <= report["real_view_fidelity"] <= 1
     assert np.isfinite([report["fd_classifier"], report["kid"], report["diversity"]]).all()
