@@ -3,9 +3,12 @@
 `hash_image` reads a file once: a BLAKE2b digest of its bytes finds exact copies; a 64-bit
 perceptual hash (pHash: the signs of the low-frequency DCT of a 32x32 grayscale thumbnail, decoded
 with Pillow's JPEG draft mode at 1/2 to 1/8 scale) finds re-encoded, resized or lightly edited
-copies. `near_pairs` finds every pair of perceptual hashes within a Hamming distance without
-comparing all pairs: split into `threshold + 1` bands, two hashes that close agree exactly on at
-least one band (pigeonhole), so only hashes sharing a band value are compared.
+copies, and a 4x4 grid of mean colours confirms them (pHash alone calls two plain pictures with
+similar layouts alike, and cannot tell a red car from the same shot of a blue one).
+
+`near_pairs` finds every pair of perceptual hashes within a Hamming distance without comparing
+all pairs: split into `threshold + 1` bands, two hashes that close agree exactly on at least one
+band (pigeonhole), so only hashes sharing a band value are compared.
 """
 
 import hashlib
@@ -21,6 +24,7 @@ from data.images import MAX_PIXELS, ImageDecodeError
 
 HASH_BITS = 64
 THUMBNAIL_SIZE = 32
+COLOUR_GRID = 4
 _LOW_FREQUENCIES = 8
 
 
@@ -45,6 +49,7 @@ class ImageHash:
     width: int
     height: int
     size_bytes: int
+    colours: bytes  # mean RGB of a 4x4 grid of the picture (48 bytes)
 
 
 def perceptual_hash(gray):
@@ -81,16 +86,18 @@ def hash_bytes(data, name="<bytes>"):
             raise ImageDecodeError(name, f"too large ({width}x{height} pixels)")
         try:
             if image.format == "JPEG":
-                image.draft("L", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+                image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
             image.load()
-            gray = image.convert("L")
-            thumbnail = gray.resize((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.BILINEAR)
+            thumbnail = image.convert("RGB").resize((THUMBNAIL_SIZE, THUMBNAIL_SIZE),
+                                                    Image.BILINEAR)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
             reason = str(error) or type(error).__name__
             if "truncated" in reason:
                 reason = "truncated file"
             raise ImageDecodeError(name, f"corrupt image ({reason})") from None
-    return ImageHash(content, _phash_of_thumbnail(thumbnail), width, height, len(data))
+    colours = thumbnail.resize((COLOUR_GRID, COLOUR_GRID), Image.BOX).tobytes()
+    return ImageHash(content, _phash_of_thumbnail(thumbnail.convert("L")), width, height,
+                     len(data), colours)
 
 
 def hash_image(path):
@@ -121,8 +128,14 @@ def hash_images(paths, workers=4):
             yield (path, *_hash_or_reason(path))
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for path, result in zip(paths, pool.map(_hash_or_reason, paths, chunksize=16)):
+        for path, result in zip(paths, pool.map(_hash_or_reason, paths)):
             yield (path, *result)
+
+
+def colour_difference(a, b):
+    """Mean absolute difference (0-255) of two `ImageHash.colours` signatures."""
+    return float(np.abs(np.frombuffer(a, np.uint8).astype(np.int16)
+                        - np.frombuffer(b, np.uint8)).mean())
 
 
 def hamming(a, b):
@@ -192,14 +205,16 @@ class DuplicateGroup:
         return "exact" if all(self.exact) else "near"
 
 
-def group_duplicates(hashes, threshold, preference=None):
-    """Group pictures that are exact copies or within `threshold` bits of a group's keeper.
+def group_duplicates(hashes, threshold, preference=None, max_colour_difference=12.0):
+    """Group pictures that are exact copies or near copies of a group's keeper.
 
-    `hashes` is a list of `ImageHash`; `preference` an optional list of sort keys (lower is
-    kept first; default: more pixels, then more bytes, then index). Every member of a group is
-    close to its keeper (groups are stars around the keeper, not chains), so moving all but the
-    keeper never removes a picture that is not a near copy of one kept. A threshold below 0
-    finds exact copies only. Returns groups of two or more, in keeper order.
+    A near copy is within `threshold` bits of the keeper's perceptual hash (which sees only the
+    grayscale layout) and within `max_colour_difference` (mean absolute difference, 0-255, of
+    the 4x4 colour grids: the same shot of a car in another paint is not a copy). `hashes` is a
+    list of `ImageHash`; `preference` an optional list of sort keys (lower is kept first;
+    default: more pixels, then more bytes, then index). Groups are stars around their keeper,
+    not chains, so moving all but the keeper never sets aside a picture that is not a near copy
+    of one kept. A threshold below 0 finds exact copies only. Returns groups of two or more.
     """
     if preference is None:
         preference = [(-h.width * h.height, -h.size_bytes, i) for i, h in enumerate(hashes)]
@@ -210,8 +225,11 @@ def group_duplicates(hashes, threshold, preference=None):
     nodes = list(by_content.values())  # each node: identical files, best first
     neighbours = [[] for _ in nodes]
     if threshold >= 0 and len(nodes) > 1:
-        leaders = np.array([hashes[node[0]].perceptual for node in nodes], dtype=np.uint64)
-        for a, b, distance in zip(*near_pairs(leaders, threshold)):
+        leaders = [hashes[node[0]] for node in nodes]
+        first, second, distances = near_pairs([h.perceptual for h in leaders], threshold)
+        colours = np.array([np.frombuffer(h.colours, np.uint8) for h in leaders], np.int16)
+        similar = np.abs(colours[first] - colours[second]).mean(axis=1) <= max_colour_difference
+        for a, b, distance in zip(first[similar], second[similar], distances[similar]):
             neighbours[a].append((int(b), int(distance)))
             neighbours[b].append((int(a), int(distance)))
     assigned = [False] * len(nodes)

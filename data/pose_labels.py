@@ -38,18 +38,26 @@ class RefusedPickleError(UsageError):
     """A pickle that asks for anything but plain data; `str()` names the file and what it asked."""
 
 
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
 class _PlainDataUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"it asks to load {module}.{name}")
+        raise _Refused(f"it asks to load {module}.{name}")
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("it refers to an external object (persistent id)")
+        raise _Refused("it refers to an external object (persistent id)")
 
 
 def _check_plain(data, path):
-    stack = [data]
+    stack, seen = [data], set()
     while stack:
         value = stack.pop()
+        if type(value) in (dict, list):
+            if id(value) in seen:  # shared or self-referencing containers: look once
+                continue
+            seen.add(id(value))
         if type(value) not in PLAIN_TYPES:
             raise RefusedPickleError(
                 f"{path}: refused: it holds a {type(value).__name__}; only plain dicts, lists, "
@@ -73,13 +81,12 @@ def load_plain_pickle(path):
             data = _PlainDataUnpickler(handle, encoding="latin1").load()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
+    except _Refused as error:
+        raise RefusedPickleError(
+            f"{path}: refused: {error}; only plain dicts, lists, strings and numbers are "
+            "allowed (the file may be malicious, or not an annotation file)") from None
     except pickle.UnpicklingError as error:
-        message = str(error)
-        if message.startswith(("it asks", "it refers")):
-            raise RefusedPickleError(
-                f"{path}: refused: {message}; only plain dicts, lists, strings and numbers are "
-                "allowed (the file may be malicious, or not an annotation file)") from None
-        raise UsageError(f"{path}: not a readable pickle ({message})") from None
+        raise UsageError(f"{path}: not a readable pickle ({error})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
             OverflowError, RecursionError, MemoryError) as error:
         raise UsageError(f"{path}: not a readable pickle ({type(error).__name__}: {error})") \
@@ -153,11 +160,17 @@ def plan_import(sources, max_offset=15.0, val_share=0.15, seed=0):
     Each annotated picture gets the view nearest its azimuth, or is counted as off-centre;
     listed files missing from the folder and entries without a numeric azimuth are counted and
     listed. The split is stratified by view and seeded: `round(n * val_share)` pictures of each
-    view go to validation. Output names are `<images folder name>_<file name>`.
+    view go to validation, at least one on each side when a view has two or more (as
+    classifier/training_data.py splits). Output names are `<images folder name>_<file name>`.
     """
     plan = ImportPlan()
     by_view = {}
-    for images_dir, annotations in sources:
+    names = [Path(images_dir).resolve().name for images_dir, _ in sources]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        raise UsageError(f"two --images folders are both named {clashes[0]!r}; output names "
+                         "start with the folder name, so rename one of them")
+    for (images_dir, annotations), folder_name in zip(sources, names):
         images_dir = Path(images_dir)
         if not isinstance(annotations, dict):
             raise UsageError(f"annotations for {images_dir}: expected a dict of file name -> "
@@ -181,13 +194,16 @@ def plan_import(sources, max_offset=15.0, val_share=0.15, seed=0):
             if view is None:
                 plan.off_centre += 1
                 continue
-            name = f"{images_dir.name}_{'_'.join(relative.parts)}"
+            name = f"{folder_name}_{'_'.join(relative.parts)}"
             by_view.setdefault(view, []).append(LabelledPicture(
                 source, name, view, "train", math.degrees(azimuth) % 360.0, offset))
     for view in sorted(by_view):
         pictures = sorted(by_view[view], key=lambda p: p.name)
         random.Random(f"{seed}:{view}").shuffle(pictures)
-        for picture in pictures[:round(len(pictures) * val_share)]:
+        held = round(len(pictures) * val_share)
+        if val_share > 0 and len(pictures) >= 2:
+            held = min(max(held, 1), len(pictures) - 1)
+        for picture in pictures[:held]:
             picture.split = "validation"
         plan.pictures += sorted(pictures, key=lambda p: (p.split, p.view, p.name))
     return plan

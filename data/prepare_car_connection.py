@@ -48,6 +48,9 @@ def parse_args(argv):
     parser.add_argument("--max-distance", type=int, default=6,
                         help="largest perceptual-hash distance (bits of 64) for near duplicates; "
                              "-1 finds exact copies only (default: 6)")
+    parser.add_argument("--max-colour-difference", type=float, default=12.0,
+                        help="near duplicates must also agree in colour: largest mean difference "
+                             "(0-255) of their 4x4 colour grids (default: 12)")
     parser.add_argument("--workers", type=int, default=max(2, min(8, 2 * (os.cpu_count() or 1))),
                         help="threads reading and hashing pictures (default: twice the CPU "
                              "count, at most 8)")
@@ -66,6 +69,9 @@ def main(argv=None):
         raise UsageError(f"{args.folder}: not a folder (give the folder holding the jpgs)")
     if not -1 <= args.max_distance <= 31:
         raise UsageError(f"--max-distance must be between -1 and 31, not {args.max_distance}")
+    if args.max_colour_difference < 0:
+        raise UsageError("--max-colour-difference must be 0 or more, "
+                         f"not {args.max_colour_difference:g}")
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
     if args.restore:
@@ -75,7 +81,9 @@ def main(argv=None):
         return 0
     report = args.report or default_report_dir(args.folder)
     result = prepare_folder(args.folder, report, dedupe=args.dedupe, dry_run=args.dry_run,
-                            max_distance=args.max_distance, workers=args.workers)
+                            max_distance=args.max_distance,
+                            max_colour_difference=args.max_colour_difference,
+                            workers=args.workers)
     print(result.summary)
     return 0
 

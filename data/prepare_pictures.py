@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.car_connection import COLUMNS, try_parse_name
-from data.cli import Progress
+from data.cli import Progress, UsageError
 from data.image_hashes import ImageHash, group_duplicates, hash_images
 from data.images import JUNK_NAMES, is_image_name
 from data.moves_journal import MoveJournal, ensure_newline
@@ -28,7 +28,7 @@ CACHE_NAME = ".cargen_hashes.csv"
 REPORT_FILES = ("metadata.csv", "duplicates.csv", "rejected.csv", "unparsed.csv", "summary.txt")
 SIZE_BINS = (128, 256, 512, 1024, 2048)
 _CACHE_COLUMNS = ("name", "size", "mtime_ns", "content", "perceptual", "width", "height",
-                  "reason", "end")
+                  "colours", "reason", "end")
 
 
 def default_report_dir(folder):
@@ -87,11 +87,12 @@ class HashCache:
                 continue
             try:
                 key = (row[0], int(row[1]), int(row[2]))
-                if row[7]:
-                    self.known[key] = (None, row[7])
+                if row[8]:
+                    self.known[key] = (None, row[8])
                 else:
                     self.known[key] = (ImageHash(row[3], int(row[4], 16), int(row[5]),
-                                                 int(row[6]), int(row[1])), None)
+                                                 int(row[6]), int(row[1]), bytes.fromhex(row[7])),
+                                       None)
             except ValueError:
                 continue
 
@@ -109,10 +110,10 @@ class HashCache:
             self._handle = open(self.path, "a", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle, lineterminator="\n")
         if image_hash is None:
-            row = [key[0], key[1], key[2], "", "", "", "", reason, "end"]
+            row = [key[0], key[1], key[2], "", "", "", "", "", reason, "end"]
         else:
             row = [key[0], key[1], key[2], image_hash.content, f"{image_hash.perceptual:016x}",
-                   image_hash.width, image_hash.height, "", "end"]
+                   image_hash.width, image_hash.height, image_hash.colours.hex(), "", "end"]
         self._writer.writerow(row)
         self._pending += 1
         if self._pending >= 256:
@@ -134,7 +135,7 @@ def scan_folder(folder):
         raise FileNotFoundError(f"{folder}: not a folder")
     images, others = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if not entry.is_file(follow_symlinks=False):
+        if not entry.is_file():
             continue
         if entry.name.startswith(".") or entry.name.lower() in JUNK_NAMES:
             continue
@@ -143,7 +144,7 @@ def scan_folder(folder):
     if (folder / DUPLICATES_DIR).is_dir():
         duplicates = [f"{DUPLICATES_DIR}/{e.name}" for e in sorted(
             os.scandir(folder / DUPLICATES_DIR), key=lambda e: e.name)
-            if e.is_file(follow_symlinks=False) and is_image_name(e.name)]
+            if e.is_file() and is_image_name(e.name)]
     return images, others, duplicates
 
 
@@ -180,10 +181,13 @@ def _not_image_reason(name):
 
 
 def prepare_folder(folder, report_dir=None, dedupe=False, dry_run=False, max_distance=6,
-                   workers=4):
+                   max_colour_difference=12.0, workers=4):
     """Run the whole preparation on `folder`; return a `PrepareResult` (reports written)."""
     folder = Path(folder)
     report_dir = Path(report_dir) if report_dir else default_report_dir(folder)
+    if report_dir.resolve() == folder.resolve():
+        raise UsageError(f"{report_dir}: the reports cannot go into the pictures folder itself "
+                         "(they would be taken for stray files); choose another --report")
     images, others, in_duplicates = scan_folder(folder)
     journal = MoveJournal(folder)
     interrupted = journal.interrupted_move()
@@ -195,7 +199,8 @@ def prepare_folder(folder, report_dir=None, dedupe=False, dry_run=False, max_dis
     good = [item for item in items if item.hash is not None]
     preference = [(not item.in_root, -item.hash.width * item.hash.height,
                    -item.hash.size_bytes, item.path) for item in good]
-    groups = group_duplicates([item.hash for item in good], max_distance, preference)
+    groups = group_duplicates([item.hash for item in good], max_distance, preference,
+                              max_colour_difference)
     to_dedupe = []
     for group in groups:
         keeper = good[group.members[0]]
@@ -226,8 +231,9 @@ def prepare_folder(folder, report_dir=None, dedupe=False, dry_run=False, max_dis
             result.unparsed.append((item.path, reason))
         else:
             metadata.append((item, record))
-    result.summary = _summary(folder, report_dir, result, good, metadata, hashed, max_distance,
-                              dedupe, dry_run)
+    result.summary = _summary(folder, report_dir, result, good, metadata, hashed,
+                              f"perceptual distance <= {max_distance}, colour difference <= "
+                              f"{max_colour_difference:g}", dedupe, dry_run)
     result.reports = _write_reports(report_dir, result, metadata)
     return result
 
@@ -321,7 +327,7 @@ def _size_histogram(sizes, width=30):
     return lines
 
 
-def _summary(folder, report_dir, result, good, metadata, hashed, max_distance, dedupe, dry_run):
+def _summary(folder, report_dir, result, good, metadata, hashed, near_rule, dedupe, dry_run):
     remaining = [item for item in good if item.in_root]
     parsed_remaining = [record for item, record in metadata if item.in_root]
     reasons = Counter(reason.split(" (")[0] for _, _, reason in result.rejected)
@@ -330,13 +336,13 @@ def _summary(folder, report_dir, result, good, metadata, hashed, max_distance, d
     lines = [f"prepared {folder}: {len(good):,} pictures ({len(good) - len(remaining):,} of them "
              f"in {DUPLICATES_DIR}/); {hashed:,} files read now, the rest known from {CACHE_NAME}"]
     if result.interrupted is not None:
-        lines.append(f"  the previous run was killed before moving {result.interrupted.source}; "
-                     "it was still in place and was planned again")
+        lines.append(f"  the previous run was killed just before moving "
+                     f"{result.interrupted.source}; nothing was lost, the file stayed where it was")
     where = "to be moved to" if dry_run else "in"
     lines.append(f"  rejected:   {len(result.rejected):,} {where} {folder / REJECTED_DIR}"
                  + (f" ({_counts_line(reasons)})" if reasons else ""))
     lines.append(f"  duplicates: {len(result.groups):,} groups, {exact:,} exact and {near:,} near "
-                 f"copies (perceptual distance <= {max_distance})")
+                 f"copies ({near_rule})")
     if dry_run:
         lines.append("  dry run: nothing was moved")
     elif dedupe:

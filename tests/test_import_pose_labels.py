@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from data.cli import UsageError
-from data.pose_labels import RefusedPickleError, azimuth_to_view, load_plain_pickle
+from data.pose_labels import (
+    RefusedPickleError, azimuth_to_view, load_plain_pickle, plan_import)
 from data.views import CAR_VIEWS, VIEW_AZIMUTH_DEGREES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,6 +104,17 @@ def test_anything_but_plain_data_is_refused(tmp_path, value, what):
     path.write_bytes(pickle.dumps({"a.jpg": {"azimuth": value}}))
     with pytest.raises(RefusedPickleError, match="odd.pkl: refused"):
         load_plain_pickle(path)
+
+
+def test_shared_and_self_referencing_lists_are_checked_once(tmp_path):
+    loop = [1.0]
+    loop.append(loop)
+    nested = [0.0]
+    for _ in range(60):  # 2**60 paths if every reference were followed
+        nested = [nested, nested]
+    path = tmp_path / "shared.pkl"
+    path.write_bytes(pickle.dumps({"a.jpg": {"azimuth": 0.5, "loop": loop, "deep": nested}}))
+    assert load_plain_pickle(path)["a.jpg"]["azimuth"] == 0.5
 
 
 def test_not_a_pickle_is_a_clear_error(tmp_path):
@@ -196,3 +208,28 @@ def test_malicious_pickle_through_the_script(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "refused" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() and not (REPO / "pwned_marker").exists()
+
+
+def test_split_is_stratified_seeded_and_keeps_one_on_each_side(tmp_path):
+    images = tmp_path / "cars_train"
+    images.mkdir()
+    annotations = {}
+    for view, count in [("front", 3), ("rear", 2), ("left", 1)]:
+        for index in range(count):
+            name = f"{view}_{index}.jpg"
+            (images / name).write_bytes(b"jpg")
+            annotations[name] = {"azimuth": math.radians(VIEW_AZIMUTH_DEGREES[view])}
+    plan = plan_import([(images, annotations)], val_share=0.15, seed=3)
+    splits = {}
+    for picture in plan.pictures:
+        splits.setdefault(picture.view, []).append(picture.split)
+    assert sorted(splits["front"]) == ["train", "train", "validation"]
+    assert sorted(splits["rear"]) == ["train", "validation"]
+    assert splits["left"] == ["train"]
+    again = plan_import([(images, annotations)], val_share=0.15, seed=3)
+    assert [p.destination for p in again.pictures] == [p.destination for p in plan.pictures]
+
+    other = tmp_path / "elsewhere" / "cars_train"
+    other.mkdir(parents=True)
+    with pytest.raises(UsageError, match="both named 'cars_train'"):
+        plan_import([(images, annotations), (other, {})])

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from data.car_connection import COLUMNS, FIELDS, CarNameError, format_name, parse_name
-from data.image_hashes import group_duplicates, hash_image, near_pairs
+from data.image_hashes import (
+    colour_difference, group_duplicates, hamming, hash_image, near_pairs)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "data/prepare_car_connection.py"
@@ -143,6 +144,20 @@ def test_duplicate_groups(tmp_path):
     assert exact_only[0].kind == "exact"
 
 
+def test_same_shot_in_another_paint_is_not_a_copy(tmp_path):
+    """pHash sees only the grayscale layout; the colour grid tells a red car from a green one
+    of the same brightness."""
+    for name, paint in (("red.jpg", (200, 40, 40)), ("green.jpg", (40, 120, 40))):
+        image = scene(5, (96, 72))
+        ImageDraw.Draw(image).rectangle([10, 20, 80, 60], fill=paint)
+        image.save(tmp_path / name, quality=95)
+    red, green = hash_image(tmp_path / "red.jpg"), hash_image(tmp_path / "green.jpg")
+    assert hamming(red.perceptual, green.perceptual) <= 6
+    assert colour_difference(red.colours, green.colours) > 12
+    assert group_duplicates([red, green], threshold=6) == []
+    assert len(group_duplicates([red, green], threshold=6, max_colour_difference=255)) == 1
+
+
 # --- the script -------------------------------------------------------------------------------
 
 def messy_folder(folder):
@@ -265,6 +280,8 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     assert "not a folder" in result.stderr
     result = run_script(tmp_path, "--max-distance", "40")
     assert result.returncode == 2 and "--max-distance" in result.stderr
+    result = run_script(tmp_path, "--report", tmp_path)
+    assert result.returncode == 2 and "cannot go into the pictures folder" in result.stderr
 
 
 def many_pictures(folder, count):
@@ -309,7 +326,7 @@ def test_killed_between_journal_and_rename_loses_nothing(tmp_path, crash_at):
 
     result = run_script(folder, "--dedupe")
     assert result.returncode == 0, result.stderr
-    assert ("killed before moving" in result.stdout) == crash_at.startswith("before")
+    assert ("killed just before moving" in result.stdout) == crash_at.startswith("before")
     assert_nothing_lost(folder, originals)
     assert locations(folder) == expected
 
@@ -318,8 +335,8 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path):
     folder = tmp_path / "pictures"
     originals = many_pictures(folder, 300)
     expected = clean_run(tmp_path, folder)
-    delay, finished, kills, mid_move = 0.2, False, 0, 0
-    while not finished and delay < 20:
+    finished, kills, mid_move = False, 0, 0
+    for delay in (0.3, 0.5, 0.8, 1.2, 1.8, 2.7):  # later kills land later in the run
         process = subprocess.Popen([sys.executable, SCRIPT, str(folder), "--dedupe"], cwd=REPO,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -329,7 +346,8 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path):
         finished = process.wait() == 0
         assert_nothing_lost(folder, originals)
         mid_move += 0 < moved_count(folder) < 100 and not finished
-        delay *= 1.3
+        if finished:
+            break
     assert kills >= 1
     result = run_script(folder, "--dedupe")
     assert result.returncode == 0, result.stderr
