@@ -5,8 +5,9 @@ accepts (`groups` on Conv2DTranspose, `alpha` on LeakyReLU, `batch_input_shape`,
 module rebuilds the model instead: it reads the `model_config` JSON from the file's root
 attributes with h5py, creates each layer from its class name and the config keys Keras 3
 accepts, and copies the weights from the legacy `model_weights/<layer>/<weight>` datasets into
-the rebuilt layers by name, checking every shape. Only Sequential models (the seed's generator)
-are supported; anything else gives a one-line error.
+the rebuilt layers by name, checking every shape. Sequential models (the seed's generator) and
+simple functional models (each layer used once) are supported; anything else gives a one-line
+error.
 """
 
 import inspect
@@ -34,6 +35,7 @@ BASE_KEYS = {"name", "trainable", "dtype"}
 # initializer or regularizer configs never stop a model from loading.
 TRAINING_ONLY_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 SEQUENTIAL_NAMES = {"Sequential"}
+FUNCTIONAL_NAMES = {"Functional", "Model"}
 
 
 def _text(value):
@@ -103,9 +105,9 @@ def rebuild_layer(layer_config, source="model"):
     quiet_tensorflow()
     import keras
     class_name = CLASS_ALIASES.get(layer_config.get("class_name"), layer_config.get("class_name"))
-    if class_name in SEQUENTIAL_NAMES or class_name in ("Model", "Functional"):
+    if class_name in SEQUENTIAL_NAMES | FUNCTIONAL_NAMES:
         raise UsageError(f"{source}: nested model '{layer_config.get('config', {}).get('name')}'"
-                         " inside the Sequential; save the generator on its own")
+                         " inside the model; save the generator on its own")
     cls = getattr(keras.layers, str(class_name), None)
     if not (inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)):
         raise UsageError(f"{source}: layer class {class_name!r} is not known to Keras 3")
@@ -133,15 +135,9 @@ def rebuild_layer(layer_config, source="model"):
                          f"({class_name}): {error}") from None
 
 
-def rebuild_model(model_config, source="model"):
-    """Build an unweighted Keras 3 model from a Keras 2 Sequential `model_config`."""
+def _rebuild_sequential(config, source):
     quiet_tensorflow()
     import keras
-    class_name = model_config.get("class_name")
-    if class_name not in SEQUENTIAL_NAMES:
-        raise UsageError(f"{source}: a {class_name} model; only Sequential legacy models "
-                         "(like the 2021 cargen generator) can be rebuilt")
-    config = model_config.get("config", {})
     layer_configs = config if isinstance(config, list) else config.get("layers", [])
     shape = _input_shape(layer_configs)
     if shape is None and isinstance(config, dict) and config.get("build_input_shape"):
@@ -150,8 +146,55 @@ def rebuild_model(model_config, source="model"):
         raise UsageError(f"{source}: the model config does not say its input shape")
     layers = [rebuild_layer(layer, source) for layer in layer_configs
               if layer.get("class_name") != "InputLayer"]
-    name = config.get("name", "legacy_generator") if isinstance(config, dict) else "legacy"
+    name = config.get("name", "legacy_model") if isinstance(config, dict) else "legacy_model"
     return keras.Sequential([keras.Input(shape)] + layers, name=name)
+
+
+def _rebuild_functional(config, source):
+    """A Keras 2 functional model: layers in config order, each called on its inbound layers
+    (Keras 2 lists nodes as [[layer_name, node_index, tensor_index, kwargs], ...])."""
+    quiet_tensorflow()
+    import keras
+    tensors = {}
+    for layer_config in config.get("layers", []):
+        name = layer_config.get("name") or layer_config.get("config", {}).get("name")
+        if layer_config.get("class_name") == "InputLayer":
+            shape = _input_shape([layer_config])
+            if shape is None:
+                raise UsageError(f"{source}: input layer {name} has no shape")
+            tensors[name] = keras.Input(shape, name=name)
+            continue
+        nodes = layer_config.get("inbound_nodes") or []
+        if len(nodes) != 1 or not isinstance(nodes[0], list):
+            raise UsageError(f"{source}: layer {name} is shared or in an unknown node format; "
+                             "only simple Keras 2 functional models can be rebuilt")
+        try:
+            inputs = [tensors[node[0]] for node in nodes[0]]
+        except (KeyError, IndexError, TypeError):
+            raise UsageError(f"{source}: layer {name} has an unreadable input list") from None
+        layer = rebuild_layer(layer_config, source)
+        tensors[name] = layer(inputs[0] if len(inputs) == 1 else inputs)
+    try:
+        inputs = [tensors[item[0]] for item in config["input_layers"]]
+        outputs = [tensors[item[0]] for item in config["output_layers"]]
+    except (KeyError, IndexError, TypeError):
+        raise UsageError(f"{source}: the model config has no readable inputs/outputs") from None
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                       outputs[0] if len(outputs) == 1 else outputs,
+                       name=config.get("name", "legacy_model"))
+
+
+def rebuild_model(model_config, source="model"):
+    """Build an unweighted Keras 3 model from a Keras 2 `model_config` (Sequential, or a
+    functional model whose layers are each used once)."""
+    class_name = model_config.get("class_name")
+    config = model_config.get("config", {})
+    if class_name in SEQUENTIAL_NAMES:
+        return _rebuild_sequential(config, source)
+    if class_name in FUNCTIONAL_NAMES:
+        return _rebuild_functional(config, source)
+    raise UsageError(f"{source}: a {class_name} model; only Sequential and functional Keras "
+                     "models can be rebuilt")
 
 
 def set_legacy_weights(model, weights, source="model"):
@@ -176,8 +219,18 @@ def set_legacy_weights(model, weights, source="model"):
 
 
 def load_legacy_h5(path):
-    """Load a Keras 2 HDF5 model (e.g. the 2021 cargen `model_saved.h5`) as a Keras 3 model."""
-    config, _version, weights = read_legacy_file(path)
+    """Load a Keras 2 HDF5 model (e.g. the 2021 cargen `model_saved.h5`) as a Keras 3 model.
+
+    A .h5 file written by Keras 3 itself is loaded by Keras.
+    """
+    config, version, weights = read_legacy_file(path)
+    if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3:
+        import keras
+        try:
+            return keras.models.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise UsageError(f"{path}: cannot load the Keras {version} model "
+                             f"({type(error).__name__})") from None
     model = rebuild_model(config, source=str(path))
     set_legacy_weights(model, weights, source=str(path))
     return model

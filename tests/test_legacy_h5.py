@@ -173,3 +173,25 @@ def test_unsupported_legacy_file_gives_one_line_error(tmp_path):
         f.create_group("model_weights")
     with pytest.raises(UsageError, match="no model_config"):
         load_legacy_h5(tmp_path / "weights_only.h5")
+
+
+def functional_config(sequential):
+    """The same generator as a Keras 2 functional model config (class "Functional")."""
+    layers, previous = [], None
+    for layer in sequential["config"]["layers"]:
+        name = layer["config"]["name"]
+        inbound = [] if previous is None else [[[previous, 0, 0, {}]]]
+        layers.append({**layer, "name": name, "inbound_nodes": inbound})
+        previous = name
+    return {"class_name": "Functional", "config": {
+        "name": "generator", "layers": layers, "input_layers": [[layers[0]["name"], 0, 0]],
+        "output_layers": [[previous, 0, 0]]}}
+
+
+def test_functional_legacy_model_loads_too(tmp_path):
+    weights = random_weights(seed=5)
+    path = tmp_path / "functional.h5"
+    write_legacy_h5(path, functional_config(seed_generator_config()), weights)
+    latents = sample_latents(4, LATENT_DIM, seed=1)
+    np.testing.assert_allclose(load_legacy_h5(path).predict(latents, verbose=0),
+                               reference_model(weights).predict(latents, verbose=0), atol=1e-5)
