@@ -55,7 +55,8 @@ def parse_args(argv):
                         help="threads reading and hashing pictures (default: twice the CPU "
                              "count, at most 8)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="write the reports but move nothing (default: off)")
+                        help="write the reports (and the hidden hash cache) but move nothing "
+                             "(default: off)")
     parser.add_argument("--restore", action="store_true",
                         help=f"move every file in {REJECTED_DIR}/ and {DUPLICATES_DIR}/ back into "
                              "the folder under its original name, then stop")
