@@ -51,6 +51,10 @@ def run_main(main, argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         status = 130
+    except BrokenPipeError:
+        # Output piped into a program that stopped reading (`| head`): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
     sys.exit(status or 0)
 
 
