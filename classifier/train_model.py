@@ -1,0 +1,102 @@
+"""Train the viewpoint classifier on labelled view folders and write a run folder.
+
+Examples:
+  python classifier/train_model.py --data data/synthetic --out classifier/models/synthetic
+  python classifier/train_model.py --data ../shared/data/stanford-views --add data/synthetic \\
+      --out classifier/models/real
+  python classifier/train_model.py --data my_views --validation-split 0.15 --arch seed \\
+      --out classifier/models/seed_run
+  python classifier/train_model.py --data data/synthetic --out classifier/models/synthetic --resume
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data.cli import run_main  # noqa: E402
+from data.images import FIT_MODES  # noqa: E402
+
+ARCH_CHOICES = ("compact", "seed")
+
+
+def parse_args(argv=None):
+    """The command line as a namespace."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, type=Path,
+                        help="dataset folder: train/ and validation/ with one folder per view, "
+                             "or a single folder of views (then split, see --validation-split)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder to create (default: classifier/models/<arch>_<size>px)")
+    parser.add_argument("--add", action="append", default=[], type=Path, metavar="DIR",
+                        help="more labelled view folders (or a dataset with train/) mixed into "
+                             "the training set; repeatable (default: none)")
+    parser.add_argument("--validation-split", type=float, default=None,
+                        help="share of a single folder of views kept for validation, stratified "
+                             "and seeded (default: 0.15 when --data has no validation/)")
+    parser.add_argument("--arch", choices=ARCH_CHOICES, default="compact",
+                        help="network: compact (default, batch-normalised small CNN) or seed "
+                             "(the 2021 network: 3 conv + 512 dense, RMSprop)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="square input size in pixels, at least 32 (default: 112 for "
+                             "compact, 150 for seed)")
+    parser.add_argument("--fit", choices=FIT_MODES, default="stretch",
+                        help="how a photo is made square: pad, crop or stretch (default: stretch)")
+    parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: 40)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="peak learning rate (default: 3e-3 AdamW with warm-up and cosine "
+                             "decay for compact, 1e-3 RMSprop for seed)")
+    parser.add_argument("--weight-decay", type=float, default=1e-4,
+                        help="AdamW weight decay for compact (default: 1e-4)")
+    parser.add_argument("--label-smoothing", type=float, default=0.1,
+                        help="label smoothing of the loss (default: 0.1)")
+    parser.add_argument("--class-weight", choices=("none", "balanced"), default="balanced",
+                        help="balanced weighs every view equally whatever its photo count "
+                             "(default: balanced)")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="turn off horizontal flips (by default a photo is mirrored with "
+                             "probability 0.5 and its label swapped left<->right)")
+    parser.add_argument("--augment", type=float, default=1.0,
+                        help="strength of rotation/shift/zoom/contrast/brightness/saturation "
+                             "augmentation, 0 = off (default: 1.0)")
+    parser.add_argument("--no-flip-average", dest="flip_average", action="store_false",
+                        help="do not average predictions over the mirrored photo at test time "
+                             "(default: averaging on)")
+    parser.add_argument("--holdout", type=float, default=0.1,
+                        help="share of training photos held back to fit the calibration "
+                             "temperature, 0 = no calibration (default: 0.1)")
+    parser.add_argument("--patience", type=int, default=10,
+                        help="early stopping: epochs without a better validation loss "
+                             "(default: 10)")
+    parser.add_argument("--threshold", type=float, default=0.70,
+                        help="confidence threshold used in the report (default: 0.70)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a killed run in --out from its last finished epoch")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved options and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Train and report; returns the exit status."""
+    args = parse_args(argv)
+    from classifier.training import resolve_options, train
+    options = vars(args).copy()
+    dry_run = options.pop("dry_run")
+    if options["out"] is None:
+        resolved = resolve_options({**options, "out": "."})
+        options["out"] = Path("classifier/models") / f"{args.arch}_{resolved['image_size']}px"
+    if dry_run:
+        print(json.dumps(resolve_options(options), indent=2))
+        return 0
+    train(options)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

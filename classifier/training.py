@@ -1,0 +1,271 @@
+"""Training a viewpoint classifier into a run folder (the loop behind `train_model.py`).
+
+A run folder ends up holding `model.keras`, `classes.json`, `options.json`, `history.csv`,
+`curves.png`, `confusion.png` and `report.json`; `backup/` exists only while training runs, so a
+killed run continues with `--resume`.
+"""
+
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from classifier import training_data
+from classifier.calibration import apply_temperature, fit_temperature
+from classifier.evaluation import labelled_probabilities, report_from_probabilities
+from classifier.inference import (MODEL_FILE, ViewClassifier, load_classifier,
+                                  write_classes_json)
+from classifier.model import ARCH_DEFAULTS, ARCHS, build_model, multiply_adds
+from classifier.report import format_report, plot_confusion, plot_curves
+from data.cli import UsageError, quiet_tensorflow
+from data.images import FIT_MODES
+
+tf = quiet_tensorflow()
+import keras  # noqa: E402
+
+OPTIONS_FILE = "options.json"
+HISTORY_FILE = "history.csv"
+REPORT_FILE = "report.json"
+BACKUP_DIR = "backup"
+MIN_IMAGE_SIZE = 32
+
+
+def resolve_options(options):
+    """Fill per-architecture defaults into `options` (a dict) and check the values."""
+    options = dict(options)
+    if options["arch"] not in ARCHS:
+        raise UsageError(f"unknown --arch {options['arch']!r}; choose one of {', '.join(ARCHS)}")
+    defaults = ARCH_DEFAULTS[options["arch"]]
+    for key in ("image_size", "learning_rate"):
+        if options.get(key) is None:
+            options[key] = defaults[key]
+    if options["image_size"] < MIN_IMAGE_SIZE:
+        raise UsageError(f"--image-size {options['image_size']} is too small "
+                         f"(at least {MIN_IMAGE_SIZE})")
+    if options["fit"] not in FIT_MODES:
+        raise UsageError(f"--fit must be one of {', '.join(FIT_MODES)}")
+    if options.get("validation_split") is not None and not 0 < options["validation_split"] < 1:
+        raise UsageError("--validation-split must be between 0 and 1")
+    if not 0 <= options["holdout"] < 1:
+        raise UsageError("--holdout must be between 0 and 1 (0 turns calibration off)")
+    if options["epochs"] < 1 or options["batch_size"] < 1:
+        raise UsageError("--epochs and --batch-size must be at least 1")
+    options["data"] = str(options["data"])
+    options["add"] = [str(p) for p in options.get("add") or []]
+    options["out"] = str(options["out"])
+    return options
+
+
+def _prepare_run_dir(run_dir, resume):
+    """Create `run_dir`; refuse to train over a finished or foreign run unless resuming."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: exists and is not a folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not resume:
+        raise UsageError(f"{run_dir}: already holds a run; pass --resume to continue it or "
+                         f"choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def _write_json(path, value):
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class EpochLine(keras.callbacks.Callback):
+    """Prints one line per epoch: losses, accuracies, images/s and elapsed time."""
+
+    def __init__(self, epochs, images_per_epoch, stream=None):
+        super().__init__()
+        self.epochs, self.images_per_epoch = epochs, images_per_epoch
+        self.stream = stream or sys.stdout
+        self.train_seconds = 0.0
+        self.train_images = 0
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._test_start = None
+
+    def on_test_begin(self, logs=None):
+        self._test_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        now = time.perf_counter()
+        seconds = (self._test_start or now) - self._epoch_start
+        self.train_seconds += seconds
+        self.train_images += self.images_per_epoch
+        rate = self.images_per_epoch / max(seconds, 1e-9)
+        line = (f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', float('nan')):.3f} "
+                f"acc {logs.get('accuracy', float('nan')):.1%}  "
+                f"val_loss {logs.get('val_loss', float('nan')):.3f} "
+                f"val_acc {logs.get('val_accuracy', float('nan')):.1%}  "
+                f"{rate:,.0f} img/s  {now - self._start:,.0f} s")
+        print(line, file=self.stream, flush=True)
+
+
+def _optimizer(options, steps_per_epoch):
+    if options["arch"] == "seed":
+        return keras.optimizers.RMSprop(options["learning_rate"])
+    total = max(options["epochs"] * steps_per_epoch, 1)
+    warmup = min(2 * steps_per_epoch, total // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=options["learning_rate"] * 0.1, decay_steps=total - warmup,
+        warmup_target=options["learning_rate"], warmup_steps=warmup, alpha=0.01)
+    return keras.optimizers.AdamW(schedule, weight_decay=options["weight_decay"])
+
+
+def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
+    keras.utils.set_random_seed(options["seed"])
+    flip = options["flip"]
+    weights = None
+    if options["class_weight"] == "balanced":
+        weights = training_data.balanced_class_weights(options["_train_views"], classes, flip)
+    augment = training_data.augmentation_layers(options["seed"], options["augment"])
+    train_stream = training_data.training_pipeline(
+        train_cached, classes, options["batch_size"], flip=flip, augment=augment,
+        class_weights=weights, seed=options["seed"])
+    validation_stream = training_data.evaluation_pipeline(validation_cached, len(classes),
+                                                          options["batch_size"])
+    steps = int(np.ceil(n_train / options["batch_size"]))
+    model = build_model(options["arch"], options["image_size"], len(classes))
+    model.compile(optimizer=_optimizer(options, steps),
+                  loss=keras.losses.CategoricalCrossentropy(
+                      label_smoothing=options["label_smoothing"]),
+                  metrics=["accuracy"])
+    print(f"model {options['arch']}: {model.count_params():,} parameters, "
+          f"{multiply_adds(model) / 1e6:,.1f} M multiply-adds per image at "
+          f"{options['image_size']} px; classes {', '.join(classes)}")
+    epoch_line = EpochLine(options["epochs"], n_train)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=options["patience"],
+                                      restore_best_weights=True),
+        epoch_line,
+    ]
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        warnings.filterwarnings("ignore", message=".*ran out of data.*")
+        model.fit(train_stream, epochs=options["epochs"], validation_data=validation_stream,
+                  callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - start
+    tmp = run_dir / ("partial-" + MODEL_FILE)
+    model.save(tmp)
+    os.replace(tmp, run_dir / MODEL_FILE)
+    return model, {"training_seconds": round(seconds, 1),
+            "train_images_per_second": round(epoch_line.train_images /
+                                             max(epoch_line.train_seconds, 1e-9), 1),
+            "epochs_run": len(keras_history_epochs(run_dir)),
+            "parameters": int(model.count_params()),
+            "multiply_adds": multiply_adds(model)}
+
+
+def keras_history_epochs(run_dir):
+    """Epoch numbers logged in `run_dir/history.csv` (empty if none)."""
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()[1:]
+    return [line.split(",")[0] for line in lines if line.strip()]
+
+
+def train(options):
+    """Train a classifier as `options` say and fill its run folder; returns the report dict."""
+    options = resolve_options(options)
+    run_dir = Path(options["out"])
+    if options["resume"] and (run_dir / REPORT_FILE).is_file():
+        print(f"{run_dir}: run already complete (report.json exists); nothing to do")
+        return json.loads((run_dir / REPORT_FILE).read_text())
+    train_files, validation_files = training_data.find_dataset(
+        options["data"], options["add"], options["validation_split"], options["seed"])
+    classes = training_data.class_list(train_files.views, options["flip"])
+    holdout_files = training_data.LabelledFiles()
+    if options["holdout"] > 0:
+        train_files, holdout_files = training_data.stratified_split(
+            train_files, options["holdout"], options["seed"] + 1)
+    unknown = sorted(set(validation_files.views) - set(classes))
+    if unknown:
+        print(f"note: validation views {', '.join(unknown)} have no training images; "
+              f"they count as errors")
+    run_dir = _prepare_run_dir(run_dir, options["resume"])
+    saved = {key: value for key, value in options.items() if not key.startswith("_")}
+    saved["classes"] = classes
+    saved["train_counts"] = train_files.counts()
+    saved["holdout_counts"] = holdout_files.counts()
+    saved["validation_counts"] = validation_files.counts()
+    _write_json(run_dir / OPTIONS_FILE, saved)
+    print(f"training images: {len(train_files)} "
+          f"({', '.join(f'{v} {n}' for v, n in train_files.counts().items())}); "
+          f"calibration {len(holdout_files)}; validation {len(validation_files)}")
+
+    fit_info, model = {}, None
+    if not (run_dir / MODEL_FILE).is_file():
+        size, fit = options["image_size"], options["fit"]
+        train_cached, failed = training_data.decoded_dataset(train_files, classes, size, fit,
+                                                             "training")
+        validation_known = _known(validation_files, classes)
+        validation_cached, failed_validation = training_data.decoded_dataset(
+            validation_known, classes, size, fit, "validation")
+        failed += failed_validation
+        for path in failed:
+            print(f"skipped unreadable image: {path}")
+        n_train = len(train_files) - (len(failed) - len(failed_validation))
+        if n_train <= 0:
+            raise UsageError(f"{options['data']}: none of the training images could be read")
+        options["_train_views"] = train_files.views
+        model, fit_info = _fit(options, run_dir, classes, train_cached, validation_cached, n_train)
+        fit_info["skipped_files"] = failed
+    return finish_run(run_dir, options, classes, holdout_files, validation_files, fit_info,
+                      model)
+
+
+def _known(files, classes):
+    keep = [i for i, view in enumerate(files.views) if view in classes]
+    return files.subset(keep)
+
+
+def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_info,
+               model=None):
+    """Calibrate on the held-back photos, write classes.json, the report and the plots.
+
+    `model` is the trained model in memory (else `model.keras` is loaded).
+    """
+    extra = {"arch": options["arch"],
+             "preprocessing": "decoded by data.images.load_square, RGB uint8 as float32 "
+                              "0..255; the model rescales internally"}
+    info = write_classes_json(run_dir, classes, options["image_size"], options["fit"], 1.0,
+                              options["flip_average"], **extra)
+    classifier = ViewClassifier(model, info, run_dir) if model else load_classifier(run_dir)
+    temperature = 1.0
+    if len(holdout_files):
+        raw, true_views, _ = labelled_probabilities(classifier, holdout_files)
+        temperature = fit_temperature(raw, np.array([classes.index(v) for v in true_views]))
+    write_classes_json(run_dir, classes, options["image_size"], options["fit"], temperature,
+                       options["flip_average"], **extra,
+                       calibration=f"temperature fitted on {len(holdout_files)} held-back "
+                                   f"training photos")
+    raw, true_views, failed = labelled_probabilities(classifier, validation_files)
+    report = report_from_probabilities(apply_temperature(raw, temperature), true_views, classes,
+                                       temperature, options["threshold"])
+    report["flip_average"] = options["flip_average"]
+    report["unreadable_validation_files"] = failed
+    report.update(fit_info)
+    report["data"] = options["data"]
+    plot_confusion(report, run_dir / "confusion.png", title=f"{run_dir.name} validation")
+    if (run_dir / HISTORY_FILE).is_file():
+        plot_curves(run_dir / HISTORY_FILE, run_dir / "curves.png")
+    _write_json(run_dir / REPORT_FILE, report)  # written last: it marks the run complete
+    print(format_report(report))
+    print(f"temperature {temperature:.3f}: ECE {report['uncalibrated']['ece']:.3f} -> "
+          f"{report['ece']:.3f}")
+    print(f"run folder: {run_dir}")
+    return report
