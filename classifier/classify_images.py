@@ -115,12 +115,18 @@ def main(argv=None):
     from classifier.inference import check_run_folder, load_classifier
     check_run_folder(args.model)
     from classifier.sorting import sort_folder, summary_table
-    from data.images import list_images
     classifier = load_classifier(args.model)
-    progress = Progress(len(list_images(args.input)), "sorting" if not args.dry_run else "dry run")
+    bar = []
+
+    def progress(count, total):
+        if not bar:
+            bar.append(Progress(total, "dry run" if args.dry_run else "sorting"))
+        bar[0].update(count)
+
     result = sort_folder(classifier, args.input, args.output, args.threshold, args.mode,
-                         args.dry_run, args.batch_size, args.flip_average, progress.update)
-    progress.close()
+                         args.dry_run, args.batch_size, args.flip_average, progress)
+    if bar:
+        bar[0].close()
     print(summary_table(result))
     output = args.output or args.input
     if args.dry_run:

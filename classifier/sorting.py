@@ -106,13 +106,15 @@ def free_name(directory, name, reserved=()):
     return candidate
 
 
-def _copy_to_temp(src, directory):
-    """Copy `src` into a fsynced hidden temporary file in `directory`; return its path."""
+def _copy_to_temp(src, directory, sync=True):
+    """Copy `src` into a hidden temporary file in `directory` (fsynced unless `sync` is False,
+    when the caller syncs a whole batch at once); return its path."""
     tmp = os.path.join(directory, f"{TMP_PREFIX}{uuid.uuid4().hex}")
     with open(src, "rb") as source, open(tmp, "xb") as target:
         shutil.copyfileobj(source, target, 1 << 20)
         target.flush()
-        os.fsync(target.fileno())
+        if sync:
+            os.fsync(target.fileno())
     shutil.copystat(src, tmp)
     return tmp
 
@@ -179,7 +181,7 @@ def _perform(op):
         _checkpoint("link")
         os.unlink(src)
     elif kind == "copy":
-        tmp = _copy_to_temp(src, os.path.dirname(dst))
+        tmp = op.pop("tmp", None) or _copy_to_temp(src, os.path.dirname(dst))
         try:
             _link_no_replace(tmp, dst)
         finally:
@@ -530,6 +532,12 @@ class _Writer(threading.Thread):
             return
         batch_id = self.journal.intend(ops) if ops else None
         _checkpoint("intent")
+        if self.mode == "copy" and ops:
+            # Copy the batch to temporary files and make them durable with one sync, not one
+            # fsync per file; each is then linked to its name (see _perform).
+            for op in ops:
+                op["tmp"] = _copy_to_temp(op["src"], os.path.dirname(op["dst"]), sync=False)
+            os.sync()
         rows, touched = [], set()
         for op in ops:
             try:
@@ -624,7 +632,7 @@ def sort_folder(classifier, input_dir, output_dir=None, threshold=0.7, mode="mov
     """Sort the images directly inside `input_dir` into `<output>/<view>/` (see module doc).
 
     `classifier` is a `ViewClassifier`; `mode` "move" or "copy"; `progress` a callable taking
-    the number of images just handled. Returns a `SortResult`.
+    (images just handled, images to handle in all). Returns a `SortResult`.
     """
     input_dir = Path(input_dir)
     output = Path(output_dir) if output_dir else input_dir
@@ -679,7 +687,7 @@ def _run(result, classifier, paths, manifest, journal, output, threshold, mode, 
                     break
                 writer.queue.put(batch)
                 if progress:
-                    progress(len(batch))
+                    progress(len(batch), len(paths))
     finally:
         writer.queue.put(None)
         writer.join()

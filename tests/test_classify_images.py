@@ -265,3 +265,24 @@ def test_sigkill_at_any_point_then_rerun_loses_nothing(tiny_classifier_run, tmp_
     assert result.returncode == -signal.SIGKILL
     run_script("--input", pictures, "--undo")
     assert hashes(pictures) == originals
+
+
+def test_moves_across_file_systems_copy_then_remove(tiny_classifier_run, tmp_path,
+                                                    monkeypatch):
+    import errno
+
+    import classifier.sorting as sorting
+    pictures = tmp_path / "pictures"
+    make_photos(pictures, 5)
+    originals = hashes(pictures)
+
+    def no_links(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(sorting.os, "link", no_links)
+    result = sort_folder(load_classifier(tiny_classifier_run), pictures, threshold=THRESHOLD)
+    assert sum(result.counts.values()) == 5
+    assert_each_original_once(originals, pictures)
+    assert not list(pictures.rglob(".cargen-tmp-*"))
+    monkeypatch.undo()
+    assert undo_sort(pictures).complete and hashes(pictures) == originals
