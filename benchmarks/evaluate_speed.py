@@ -9,7 +9,8 @@ and real images, extrapolated: the baseline) and the batched evaluation of --n g
 images against all real ones (batch 128). Prints seconds, images/s and the ratio.
 
   python benchmarks/evaluate_speed.py
-  python benchmarks/evaluate_speed.py --model generator/models/RUN --classifier classifier/models/RUN
+  python benchmarks/evaluate_speed.py --model generator/models/RUN \\
+      --classifier classifier/models/NAME
 """
 
 import os

@@ -1,4 +1,5 @@
-"""Measure a generator with the viewpoint classifier: view fidelity, FD-classifier, KID, diversity."""
+"""Measure a generator with the viewpoint classifier: view fidelity, FD-classifier, KID,
+diversity."""
 
 import os
 import sys

@@ -14,9 +14,12 @@ MAX_GRID_IMAGES = 100
 MAX_WALKS = 16
 
 EXAMPLES = """examples:
-  python generator/generate.py --model generator/models/front_left_wgan-gp_64px --n 64 --out /tmp/cars --grid
-  python generator/generate.py --model generator/models/front_left_wgan-gp_64px --n 16 --out /tmp/walk --interpolate 24
-  python generator/generate.py --model model_saved.h5 --n 64 --out /tmp/old --grid   # a 2021 cargen .h5 generator
+  python generator/generate.py --model generator/models/RUN --n 64 --out /tmp/cars --grid
+  python generator/generate.py --model generator/models/RUN --n 16 --out /tmp/walk --interpolate 24
+  python generator/generate.py --model model_saved.h5 --n 64 --out /tmp/old --grid
+      (a 2021 cargen generator saved by TensorFlow 2.3 Keras)
+
+RUN is a generator run folder such as front_left_wgan-gp_64px_z100_b64_nc5.
 """
 
 
