@@ -1,9 +1,6 @@
 """Old models: a 2021 cargen generator saved by TF 2.3 Keras as .h5 loads and generates."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,10 +8,10 @@ import pytest
 from PIL import Image
 
 from data.cli import UsageError, quiet_tensorflow
+from generator import generate
 from generator.legacy import load_legacy_h5
 from generator.sampling import load_generator, sample_latents
 
-REPO = Path(__file__).resolve().parents[1]
 LATENT_DIM = 10
 
 
@@ -142,13 +139,10 @@ def test_legacy_generator_matches_keras3_reference(legacy_file):
     assert (generator.latent_dim, generator.image_size, generator.channels) == (10, 56, 1)
 
 
-def test_generate_script_draws_from_legacy_h5(legacy_file, tmp_path):
+def test_generate_draws_from_legacy_h5(legacy_file, tmp_path):
     path, _ = legacy_file
     out = tmp_path / "old"
-    result = subprocess.run([sys.executable, "generator/generate.py", "--model", str(path),
-                             "--n", "9", "--out", str(out), "--grid"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    generate.main(["--model", str(path), "--n", "9", "--out", str(out), "--grid"])
     images = sorted(out.glob("image_*.png"))
     assert len(images) == 9
     with Image.open(images[0]) as first:
