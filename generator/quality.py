@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from data.cli import UsageError
+from data.cli import UsageError, quiet_tensorflow
 from data.images import fit_square
 from generator.sampling import as_generator, sample_latents, to_rgb, to_uint8
 
@@ -34,6 +34,9 @@ class ImageStatistics:
     features: np.ndarray
     view_confidence: np.ndarray
     unreadable: int = 0
+    image_size: int = None  # real photos: the size they were fitted to first (None: classifier's)
+    fit: str = None
+    channels: int = 3
 
     @property
     def count(self):
@@ -61,24 +64,50 @@ def _view_index(classifier, view):
     return classifier.classes.index(view)
 
 
-def real_statistics(classifier, real_paths, view, batch_size=128):
+def _grayscale(images):
+    """uint8 RGB (N, S, S, 3) to (N, S, S, 1) the way generator training data is made gray."""
+    tf = quiet_tensorflow()
+    gray = tf.round(tf.image.rgb_to_grayscale(tf.cast(images, tf.float32)))
+    return tf.cast(gray, tf.uint8).numpy()
+
+
+def real_statistics(classifier, real_paths, view, batch_size=128, image_size=None, fit=None,
+                    channels=3):
     """Features and target-view confidences of real images (unreadable files are skipped).
 
+    To compare like with like, give the generator's `image_size`, `fit` and `channels`: each
+    photo is then made square exactly as the generator's training images were (and gray for
+    a 1-channel generator) and only then resized to the classifier's input, like the
+    generated images. Without `image_size` the photos go straight to the classifier's size.
     Compute this once and pass it as `real_paths` to `evaluate_generator` when evaluating
     many times against the same real images (e.g. during training).
     """
+    tf = quiet_tensorflow()
+    from data.pipeline import image_dataset
     index = _view_index(classifier, view)
+    paths = list(real_paths)
+    if image_size is None:
+        fit = classifier.fit
+        batches = classifier.dataset(paths, batch_size)
+    else:
+        fit = fit or classifier.fit
+        batches = image_dataset(paths, image_size, fit).batch(batch_size).prefetch(
+            tf.data.AUTOTUNE)
     features, confidence, unreadable = [], [], 0
-    for images, _indices, ok in classifier.dataset(list(real_paths), batch_size):
+    for images, _indices, ok in batches:
         ok = ok.numpy()
         unreadable += int((~ok).sum())
         images = images.numpy()[ok]
+        if len(images) and channels == 1:
+            images = _grayscale(images)
         if len(images):
+            images = fit_for_classifier(images, classifier.image_size, classifier.fit)
             features.append(classifier.features(images))
             confidence.append(classifier.predict(images)[:, index])
     if not features:
-        raise UsageError(f"no readable real images among {len(real_paths)} files")
-    return ImageStatistics(np.concatenate(features), np.concatenate(confidence), unreadable)
+        raise UsageError(f"no readable real images among {len(paths)} files")
+    return ImageStatistics(np.concatenate(features), np.concatenate(confidence), unreadable,
+                           image_size, fit, channels)
 
 
 def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128):
@@ -175,22 +204,35 @@ def compare(generated, real, threshold=CONFIDENCE_THRESHOLD, seed=0):
 
 
 def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch_size=128,
-                       threshold=CONFIDENCE_THRESHOLD):
+                       threshold=CONFIDENCE_THRESHOLD, fit=None):
     """Measure `generator` against real images of `view` with a loaded `ViewClassifier`.
 
     `generator` is a Keras generator model or a `sampling.LoadedGenerator`; `real_paths` is a
     list of image files or the `ImageStatistics` from `real_statistics` (to reuse them).
+    Listed photos are prepared like the generator's training images: squared with `fit`
+    (default: the run's options.json, else the classifier's fit) at the generator's size.
     Returns a dict with view_fidelity, real_view_fidelity, fd_classifier, kid, diversity,
     real_diversity, n_generated, n_real, seconds (and a few details).
     """
     start = time.perf_counter()
+    generator = as_generator(generator)
     if n < 2:
         raise UsageError(f"need at least 2 generated images to compare, not {n}")
-    real = real_paths if isinstance(real_paths, ImageStatistics) else real_statistics(
-        classifier, real_paths, view, batch_size)
+    if isinstance(real_paths, ImageStatistics):
+        real = real_paths
+        if real.image_size is not None and (real.image_size, real.channels) != (
+                generator.image_size, generator.channels):
+            raise UsageError(f"real statistics made for a {real.image_size} px, "
+                             f"{real.channels}-channel generator; this one is "
+                             f"{generator.image_size} px, {generator.channels}-channel")
+    else:
+        fit = fit or generator.options.get("fit") or classifier.fit
+        real = real_statistics(classifier, real_paths, view, batch_size,
+                               generator.image_size, fit, generator.channels)
     if real.count < 2:
         raise UsageError("need at least 2 readable real images to compare")
     generated = generated_statistics(generator, classifier, view, n, seed, batch_size)
-    result = {"view": view, **compare(generated, real, threshold, seed)}
+    result = {"view": view, **compare(generated, real, threshold, seed),
+              "real_image_size": real.image_size, "real_fit": real.fit}
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result

@@ -79,8 +79,10 @@ def test_view_fidelity_counts_confident_target_views(sure_classifier_run, real_f
     result = evaluate_generator(generator, classifier, paths, "front_left", n=20, batch_size=8)
     assert KEYS <= set(result)
     assert result["view_fidelity"] == 1.0 and result["real_view_fidelity"] == 1.0
-    real = real_statistics(classifier, paths, "rear")
+    real = real_statistics(classifier, paths, "rear", image_size=16, fit="pad", channels=1)
     assert evaluate_generator(generator, classifier, real, "rear", n=20)["view_fidelity"] == 0.0
+    with pytest.raises(UsageError, match="made for a 16 px, 1-channel generator"):
+        evaluate_generator(build_tiny_generator(), classifier, real, "rear", n=20)
     with pytest.raises(UsageError, match="no class 'sideways'"):
         evaluate_generator(generator, classifier, paths, "sideways", n=20)
 
@@ -109,5 +111,16 @@ def test_evaluate_script_writes_eval_json(tiny_classifier_run, real_folder, tmp_
     assert KEYS <= set(report)
     assert report["n_generated"] == 50 and report["view"] == "front_left"
     assert report["n_real"] == 40 and report["n_real_unreadable"] == 1  # broken.jpg skipped
+    assert (report["real_image_size"], report["real_fit"]) == (32, "pad")  # as the generator's
     assert 0 <= report["view_fidelity"] <= 1 and 0 <= report["real_view_fidelity"] <= 1
     assert np.isfinite([report["fd_classifier"], report["kid"], report["diversity"]]).all()
+
+
+def test_real_photos_are_prepared_like_the_generators_images(tiny_classifier_run, real_folder):
+    from data.images import load_square
+    from generator.quality import fit_for_classifier
+    classifier = load_classifier(tiny_classifier_run)
+    paths = sorted((real_folder / "front_left").glob("car_*.jpg"))[:5]
+    stats = real_statistics(classifier, paths, "front_left", image_size=16, fit="pad")
+    by_hand = fit_for_classifier(np.stack([load_square(p, 16, "pad") for p in paths]), 32)
+    np.testing.assert_allclose(stats.features, classifier.features(by_hand), atol=1e-5)
