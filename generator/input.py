@@ -3,7 +3,8 @@
 Images are decoded once through the shared robust decoder (`data.pipeline.decoded_images`),
 made square (`fit`), and cached as uint8 - in memory, or in a file for folders too big for RAM -
 so the whole set is never held as float32. Batches are converted to float32 in [-1, 1] one at a
-time, after shuffling.
+time, after shuffling. TensorFlow is imported only when a dataset is made, so the checks here
+are quick.
 """
 
 import hashlib
@@ -11,13 +12,33 @@ import json
 import sys
 from pathlib import Path
 
-import tensorflow as tf
-
 from data.cli import Progress, UsageError
 from data.images import list_images
-from data.pipeline import decoded_images
 
 SHUFFLE_BUFFER = 10_000
+MIN_IMAGE_SIZE = 16
+
+
+def check_image_size(image_size):
+    """Return `image_size` if it is a power of two >= 16 (what the networks double up to), else
+    raise UsageError."""
+    if image_size < MIN_IMAGE_SIZE or image_size & (image_size - 1):
+        raise UsageError(f"image size must be a power of two >= {MIN_IMAGE_SIZE} "
+                         f"(16, 32, 64, 128, ...), not {image_size}")
+    return image_size
+
+
+def find_training_images(folder):
+    """The image files in `folder`; UsageError if it is missing, not a folder or has none."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise UsageError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    paths = list_images(folder)
+    if not paths:
+        raise UsageError(f"{folder}: no images (jpg, jpeg, png, bmp, gif, webp) in this folder")
+    return paths
 
 
 class TrainingImages:
@@ -25,15 +46,10 @@ class TrainingImages:
 
     def __init__(self, folder, image_size, channels=3, fit="pad", cache_file=None,
                  progress=True):
-        folder = Path(folder)
-        if not folder.exists():
-            raise UsageError(f"{folder}: no such folder")
-        if not folder.is_dir():
-            raise UsageError(f"{folder}: not a folder")
-        self.paths = list_images(folder)
-        if not self.paths:
-            raise UsageError(f"{folder}: no images (jpg, jpeg, png, bmp, gif, webp) in this folder")
-        self.folder, self.image_size, self.channels = folder, image_size, channels
+        import tensorflow as tf
+        from data.pipeline import decoded_images
+        self.paths = find_training_images(folder)
+        self.folder, self.image_size, self.channels = Path(folder), image_size, channels
         dataset, self.failed = decoded_images(self.paths, image_size, fit)
         if channels == 1:
             dataset = dataset.map(lambda image: tf.cast(
@@ -70,6 +86,7 @@ class TrainingImages:
 
     def batches(self, batch_size, seed=None):
         """Endless dataset of float32 batches (batch_size, S, S, channels) in [-1, 1]."""
+        import tensorflow as tf
         if self.count < batch_size:
             print(f"warning: {self.folder}: only {self.count} images, fewer than a batch of "
                   f"{batch_size}; each batch repeats images", file=sys.stderr)

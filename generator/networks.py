@@ -3,23 +3,17 @@
 The generator maps a standard-normal latent vector through a dense layer to a 4x4 map, doubles
 the resolution with stride-2 transposed convolutions (batch norm + ReLU) and ends in tanh, so
 its images lie in [-1, 1]. The critic mirrors it: stride-2 convolutions with LeakyReLU (batch
-norm after the first layer for the clipped WGAN, none for WGAN-GP, whose penalty is per sample)
-down to 4x4, then one linear unit: a Wasserstein critic outputs a score, not a probability.
+norm after the first layer for the clipped WGAN; layer norm for WGAN-GP, whose penalty is per
+sample) down to 4x4, then one linear unit: a Wasserstein critic outputs a score, not a probability.
 Weights start from N(0, 0.02) as in DCGAN and the WGAN paper's code.
 """
 
 import keras
 from keras import layers
 
-MIN_IMAGE_SIZE = 16
+from generator.input import check_image_size
 
-
-def check_image_size(image_size):
-    """Return `image_size` if it is a power of two >= 16, else raise ValueError."""
-    if image_size < MIN_IMAGE_SIZE or image_size & (image_size - 1):
-        raise ValueError(f"image size must be a power of two >= {MIN_IMAGE_SIZE} "
-                         f"(16, 32, 64, 128, ...), not {image_size}")
-    return image_size
+NORMALIZATIONS = ("batch", "layer", "none")
 
 
 def _filters(image_size, width, max_filters):
@@ -66,23 +60,28 @@ def build_generator(latent_dim=100, image_size=64, channels=3, width=64, max_fil
     return keras.Model(latents, images, name="generator")
 
 
-def build_critic(image_size=64, channels=3, width=64, batch_norm=True, max_filters=512):
+def build_critic(image_size=64, channels=3, width=64, normalization="batch", max_filters=512):
     """Critic: (N, S, S, channels) images in [-1, 1] -> (N, 1) unbounded scores.
 
-    `batch_norm` adds batch normalisation after every convolution but the first (DCGAN, used
-    with weight clipping); WGAN-GP needs it off.
+    `normalization` after every convolution but the first: "batch" (DCGAN, used with weight
+    clipping), "layer" (per-sample, what WGAN-GP recommends instead of batch norm, whose
+    cross-sample mixing breaks the per-sample gradient penalty) or "none". Convolutions have
+    no bias (the normalisation's offset takes its place, as in DCGAN's reference code).
     """
     check_image_size(image_size)
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}")
     filters = _filters(image_size, width, max_filters)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     size = image_size // 2
     while size >= 4:
-        x = layers.Conv2D(filters[size], 4, strides=2, padding="same",
-                          use_bias=not batch_norm,
+        x = layers.Conv2D(filters[size], 4, strides=2, padding="same", use_bias=False,
                           kernel_initializer=_init())(x)
-        if batch_norm and size != image_size // 2:
+        if size != image_size // 2 and normalization == "batch":
             x = layers.BatchNormalization(momentum=0.9, gamma_initializer=_gamma_init())(x)
+        elif size != image_size // 2 and normalization == "layer":
+            x = layers.LayerNormalization(axis=(1, 2, 3), gamma_initializer=_gamma_init())(x)
         x = layers.LeakyReLU(0.2)(x)
         size //= 2
     x = layers.Flatten()(x)

@@ -18,7 +18,8 @@ optimal), RMSprop with lr 5e-5 for both networks (momentum-based optimisers such
 clipped-WGAN training unstable in the paper), batch 64 and a 100-dimensional normal latent.
 The networks are DCGAN's (batch norm in both). --loss wgan-gp replaces clipping with the
 gradient penalty of Gulrajani et al. (2017) and their defaults: Adam lr 1e-4, betas 0.5/0.9,
-penalty weight 10, no batch norm in the critic.
+penalty weight 10 on interpolates x + alpha (G(z) - x) with alpha ~ U[0, 1], and no batch norm
+in the critic (layer norm instead, as that paper recommends).
 
 An epoch is ceil(images / batch) generator iterations (each with n_critic critic updates), the
 seed's definition; --steps-per-epoch overrides it. After every epoch the run folder
@@ -37,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data.cli import UsageError, run_main  # noqa: E402
 from data.images import FIT_MODES  # noqa: E402
 from data.views import check_view, VIEWS  # noqa: E402
+from generator.input import check_image_size, find_training_images  # noqa: E402
 
-LOSS_DEFAULTS = {"wgan": {"lr": 5e-5}, "wgan-gp": {"lr": 1e-4}}
 SWEEPABLE = {"latent_dim": int, "batch": int, "n_critic": int, "lr": float, "image_size": int,
              "width": int, "clip_value": float, "gp_weight": float, "loss": str,
              "channels": int, "fit": str, "seed": int, "epochs": int}
@@ -148,6 +149,8 @@ def resolve_options(args):
     if view not in VIEWS:
         print(f"warning: {data}: folder name {view!r} is not a view name; recorded as the view "
               f"(pass --view to name it)", file=sys.stderr)
+    check_image_size(args.image_size)
+    find_training_images(data)
     for name in ("batch", "n_critic", "latent_dim", "width", "epochs", "grid", "eval_every",
                  "eval_samples"):
         if getattr(args, name) < 1:
@@ -157,8 +160,6 @@ def resolve_options(args):
     options.pop("sweep")
     options.pop("cpu_replicas")
     options.update(data=str(data), view=view)
-    if options["lr"] is None:
-        options["lr"] = LOSS_DEFAULTS[options["loss"]]["lr"]
     return options
 
 
@@ -169,7 +170,7 @@ def main(argv=None):
     if args.sweep:
         from generator.sweep import parse_sweep
         grid = parse_sweep(args.sweep, SWEEPABLE)
-        if options["resume"] is False and options.get("out"):
+        if options.get("out"):
             raise UsageError("--out names one run folder; a sweep makes one per configuration")
     if args.cpu_replicas:
         from data.cli import quiet_tensorflow
@@ -179,12 +180,7 @@ def main(argv=None):
     from generator.training import TrainingDiverged, train
     if args.sweep:
         from generator.sweep import run_sweep
-
-        def train_config(config, sweep_keys):
-            if "loss" in config and args.lr is None:
-                config["lr"] = LOSS_DEFAULTS[config["loss"]]["lr"]
-            return train(config, sweep_keys)
-        return 1 if run_sweep(options, grid, train_config) else 0
+        return 1 if run_sweep(options, grid, train) else 0
     try:
         folder = train(options)
     except TrainingDiverged as error:

@@ -13,16 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from data.cli import Progress, UsageError, quiet_tensorflow
-from generator.run_folder import RunFolder, run_name
+from generator.run_folder import EVAL_COLUMNS, RunFolder, run_name
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402  (after quiet_tensorflow)
 
-from generator.input import TrainingImages  # noqa: E402
-from generator.networks import build_critic, build_generator, check_image_size  # noqa: E402
-from generator.wgan import WGAN  # noqa: E402
+from generator.input import TrainingImages, check_image_size  # noqa: E402
+from generator.networks import build_critic, build_generator  # noqa: E402
+from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
+DEFAULT_LR = {"wgan": 5e-5, "wgan-gp": 1e-4}
 
 
 class TrainingDiverged(Exception):
@@ -76,7 +77,7 @@ def build_wgan(options, strategy=None):
         generator = build_generator(options["latent_dim"], options["image_size"],
                                     options["channels"], options["width"])
         critic = build_critic(options["image_size"], options["channels"], options["width"],
-                              batch_norm=options["loss"] == "wgan")
+                              normalization="batch" if options["loss"] == "wgan" else "layer")
         generator_optimizer, critic_optimizer = _optimizers(
             options, keras.mixed_precision.global_policy().name)
         wgan = WGAN(generator, critic, generator_optimizer, critic_optimizer,
@@ -87,7 +88,7 @@ def build_wgan(options, strategy=None):
     return wgan
 
 
-def _not_finite(metrics, step, epoch, manager):
+def _not_finite(metrics, step, epoch, manager, loss):
     """TrainingDiverged naming the losses that are NaN or infinite, or None if all are finite."""
     bad = [name for name, value in metrics.items() if not math.isfinite(value)]
     if not bad:
@@ -95,27 +96,42 @@ def _not_finite(metrics, step, epoch, manager):
     last = manager.latest_checkpoint or "none (no epoch finished)"
     return TrainingDiverged(
         f"training stopped at generator iteration {step} (epoch {epoch}): {', '.join(bad)} "
-        f"not finite; kept the last good checkpoint: {last}. Lower --lr, or try --loss wgan-gp")
+        f"not finite; kept the last good checkpoint: {last}. Lower --lr" +
+        ("" if loss == "wgan-gp" else ", or try --loss wgan-gp"))
 
 
-def _evaluate(options, wgan, folder, images, epoch, step, best):
-    """Run generator.quality's evaluation, append it to eval.csv, keep the best generator."""
-    from classifier.inference import load_classifier
-    from generator.quality import evaluate_generator
-    classifier = load_classifier(options["classifier"])
-    real_paths = [p for p in images.paths if str(p) not in set(images.failed)]
-    figures = evaluate_generator(wgan.generator, classifier, real_paths, options["view"],
-                                 options["eval_samples"], seed=options["seed"],
-                                 batch_size=options["batch"])
-    folder.append_eval({"step": step, "epoch": epoch, **figures})
-    fd = float(figures["fd_classifier"])
-    text = ", ".join(f"{k} {float(v):.4g}" for k, v in figures.items())
-    print(f"  evaluation: {text}", flush=True)
-    if best is None or fd < best:
-        folder.save_model(wgan.generator, "generator_best.keras")
-        print(f"  best FD-classifier so far -> {folder.path / 'generator_best.keras'}", flush=True)
-        return fd
-    return best
+class Evaluator:
+    """Evaluates the generator with `generator.quality` every few epochs (--classifier): rows in
+    eval.csv, and generator_best.keras whenever FD-classifier improves."""
+
+    def __init__(self, options, folder, images):
+        from classifier.inference import load_classifier
+        self.options, self.folder = options, folder
+        self.classifier = load_classifier(options["classifier"])
+        failed = set(images.failed)
+        self.real_paths = [p for p in images.paths if str(p) not in failed]
+        self.best = min((float(row["fd_classifier"]) for row in folder.read_csv(folder.eval_file)
+                         if row.get("fd_classifier")), default=None)
+
+    def __call__(self, generator, epoch, step, say):
+        """Evaluate now; returns the figures."""
+        from generator.quality import evaluate_generator, real_statistics
+        options = self.options
+        if isinstance(self.real_paths, list):  # statistics of the real images: computed once
+            self.real_paths = real_statistics(self.classifier, self.real_paths, options["view"],
+                                              options["batch"])
+        figures = evaluate_generator(generator, self.classifier, self.real_paths,
+                                     options["view"], options["eval_samples"],
+                                     seed=options["seed"], batch_size=options["batch"])
+        row = {key: figures.get(key) for key in EVAL_COLUMNS if key not in ("step", "epoch")}
+        self.folder.append_eval({"step": step, "epoch": epoch, **row})
+        say("  evaluation: " + ", ".join(f"{k} {float(v):.4g}" for k, v in row.items()))
+        fd = float(figures["fd_classifier"])
+        if self.best is None or fd < self.best:
+            self.best = fd
+            path = self.folder.save_model(generator, "generator_best.keras")
+            say(f"  best FD-classifier so far -> {path}")
+        return figures
 
 
 def resolve_run_folder(options, sweep_keys=()):
@@ -129,6 +145,10 @@ def train(options, sweep_keys=(), out=sys.stdout):
     """Train as `options` say; returns the RunFolder. Raises UsageError for bad input and
     TrainingDiverged when a loss stops being finite."""
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
+    if options["loss"] not in LOSSES:
+        raise UsageError(f"loss must be one of {', '.join(LOSSES)}, not {options['loss']!r}")
+    if options.get("lr") is None:
+        options = {**options, "lr": DEFAULT_LR[options["loss"]]}
     folder = resolve_run_folder(options, sweep_keys)
     if options["resume"]:
         if not folder.exists():
@@ -163,6 +183,11 @@ def _train(options, folder, say):
     wgan = build_wgan(options, strategy)
     if not options["resume"]:
         folder.write_options(options)
+    devices = (f"{replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
+               if strategy else "1 device")
+    say(f"training on {images.count} images of {images.folder}, {steps_per_epoch} generator "
+        f"iterations per epoch, {devices}, precision "
+        f"{keras.mixed_precision.global_policy().name} -> {folder.path}")
 
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     epoch_done = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -183,7 +208,7 @@ def _train(options, folder, say):
     elif options["resume"]:
         say(f"resumed {folder.path}: no checkpoint yet, starting from the beginning")
     folder.start_metrics(int(step.numpy()))
-    best_fd = _best_fd(folder)
+    evaluate = Evaluator(options, folder, images) if options["classifier"] else None
 
     dataset = images.batches(batch, seed=options["seed"] + int(step.numpy()))
     if strategy:
@@ -208,7 +233,7 @@ def _train(options, folder, say):
             rows.append({"step": iteration, "epoch": epoch, **metrics,
                          "images_per_second": round(critic_images / seconds, 2),
                          "seconds": round(seconds_before + time.perf_counter() - start, 3)})
-            diverged = _not_finite(metrics, iteration, epoch, manager)
+            diverged = _not_finite(metrics, iteration, epoch, manager, options["loss"])
             if diverged:
                 folder.append_metrics(rows)
                 raise diverged
@@ -232,13 +257,6 @@ def _train(options, folder, say):
             f"W {mean['wasserstein']:.4g}  critic real {mean['critic_loss_real']:.4g} "
             f"fake {mean['critic_loss_fake']:.4g}  generator {mean['generator_loss']:.4g}  "
             f"{steps_per_epoch * critic_images / elapsed:,.0f} img/s  {elapsed:.1f} s  -> {grid}")
-        if options["classifier"] and (epoch % options["eval_every"] == 0
-                                      or epoch == options["epochs"]):
-            best_fd = _evaluate(options, wgan, folder, images, epoch, iteration, best_fd)
+        if evaluate and (epoch % options["eval_every"] == 0 or epoch == options["epochs"]):
+            evaluate(wgan.generator, epoch, iteration, say)
     return folder
-
-
-def _best_fd(folder):
-    values = [float(row["fd_classifier"]) for row in folder.read_csv(folder.eval_file)
-              if row.get("fd_classifier")]
-    return min(values) if values else None

@@ -1,0 +1,179 @@
+"""generator/train_wgan.py: a short real training run on tiny pictures writes every output of
+the run folder with finite numbers; a killed run resumes where its last checkpoint left off; a
+sweep reports its failing configuration and trains the others; two CPU devices train under
+MirroredStrategy; bad input gives one-line errors."""
+
+import csv
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = "generator/train_wgan.py"
+TINY = ["--image-size", "32", "--width", "8", "--latent-dim", "8", "--batch", "8",
+        "--n-critic", "2", "--no-progress"]
+
+
+def make_pictures(folder, count, seed=0):
+    """`count` small wide pictures of a coloured 'car' box on a plain background, plus one
+    corrupt file."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        image = Image.new("RGB", (48, 28), tuple(int(c) for c in rng.integers(150, 255, 3)))
+        draw = ImageDraw.Draw(image)
+        left = int(rng.integers(2, 10))
+        draw.rectangle([left, 10, left + 30, 22], fill=tuple(int(c) for c in rng.integers(0, 120, 3)))
+        draw.ellipse([left + 3, 18, left + 10, 25], fill=(20, 20, 20))
+        draw.ellipse([left + 21, 18, left + 28, 25], fill=(20, 20, 20))
+        image.save(folder / f"car_{i:02d}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """A front_left folder of 20 pictures and one corrupt file."""
+    return make_pictures(tmp_path_factory.mktemp("pictures") / "front_left", 20)
+
+
+def run(*args, timeout=120):
+    """Run the training script; returns the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def metrics(run_dir, name="metrics.csv"):
+    with open(Path(run_dir) / name, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
+    result = run("--data", pictures, *TINY, "--epochs", "2", "--models-dir", tmp_path,
+                 "--classifier", tiny_classifier_run, "--eval-every", "1",
+                 "--eval-samples", "16")
+    assert result.returncode == 0, result.stderr
+    run_dir = tmp_path / "front_left_wgan_32px_z8_b8_nc2"
+    assert "skipped 1 unreadable file" in result.stdout
+    assert "epoch 2/2" in result.stdout and str(run_dir) in result.stdout
+
+    options = json.loads((run_dir / "options.json").read_text())
+    assert options["view"] == "front_left" and options["loss"] == "wgan"
+    assert (options["latent_dim"], options["image_size"], options["channels"]) == (8, 32, 3)
+    assert options["lr"] == 5e-5 and options["clip_value"] == 0.01 and options["fit"] == "pad"
+
+    rows = metrics(run_dir)
+    assert [int(r["step"]) for r in rows] == list(range(1, 7))  # 2 epochs of ceil(20 / 8)
+    for row in rows:
+        assert all(math.isfinite(float(row[k])) for k in row)
+    assert float(rows[-1]["images_per_second"]) > 0
+
+    for epoch in (1, 2):
+        grid = Image.open(run_dir / "images" / f"generated_plot_{epoch:04d}.png")
+        assert grid.mode == "RGB" and grid.width == grid.height > 5 * 32
+    gif = Image.open(run_dir / "progress.gif")
+    assert gif.n_frames == 2
+    assert Image.open(run_dir / "loss_plot.png").width > 300
+    assert (run_dir / "checkpoints" / "checkpoint").exists()
+
+    evaluations = metrics(run_dir, "eval.csv")
+    assert [int(r["epoch"]) for r in evaluations] == [1, 2]
+    assert all(math.isfinite(float(evaluations[-1][k])) for k in
+               ("view_fidelity", "fd_classifier", "kid", "diversity"))
+    assert (run_dir / "generator_best.keras").exists()
+
+    import keras
+    generator = keras.saving.load_model(run_dir / "generator.keras")
+    images = np.asarray(generator(np.random.default_rng(0).standard_normal((3, 8), np.float32)))
+    assert images.shape == (3, 32, 32, 3)
+    assert images.min() >= -1 and images.max() <= 1 and images.std() > 0
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(pictures, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data", pictures, *TINY, "--steps-per-epoch", "20", "--epochs", "3",
+            "--out", run_dir]
+    process = subprocess.Popen([sys.executable, SCRIPT, *map(str, args)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not (run_dir / "checkpoints" / "ckpt-1.index").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no first checkpoint"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = len(metrics(run_dir))
+    assert killed_at >= 20
+
+    result = run(*args, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "resumed" in result.stdout
+    steps = [int(r["step"]) for r in metrics(run_dir)]
+    assert steps == list(range(1, 61))  # no gap, no repeated row
+    assert sorted(p.name for p in (run_dir / "images").iterdir())[-1] == "generated_plot_0003.png"
+
+    again = run(*args[:-2], "--batch", "16", "--out", run_dir, "--resume")
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1 and "batch=8 (now 16)" in again.stderr
+
+
+def test_sweep_reports_a_failing_configuration_and_trains_the_others(pictures, tmp_path):
+    result = run("--data", pictures, *TINY, "--epochs", "1", "--models-dir", tmp_path,
+                 "--sweep", "loss=wgan-gp,hinge")
+    assert result.returncode == 1
+    assert "1 of 2 configurations trained" in result.stdout
+    assert "failed: loss=hinge - UsageError: loss must be one of wgan, wgan-gp" in result.stdout
+    run_dir = tmp_path / "front_left_wgan-gp_32px_z8_b8_nc2"
+    assert (run_dir / "generator.keras").exists()
+    rows = metrics(run_dir)
+    assert all(float(r["gradient_penalty"]) > 0 for r in rows)
+    assert json.loads((run_dir / "options.json").read_text())["lr"] == 1e-4
+
+
+def test_mirrored_strategy_on_two_cpu_devices(pictures, tmp_path):
+    result = run("--data", pictures, *TINY, "--epochs", "1", "--out", tmp_path / "run",
+                 "--strategy", "mirrored", "--cpu-replicas", "2")
+    assert result.returncode == 0, result.stderr
+    assert "2 replicas" in result.stdout
+    assert all(math.isfinite(float(r["wasserstein"])) for r in metrics(tmp_path / "run"))
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints"))
+    critic = [name for name in reader.get_variable_to_shape_map()
+              if name.startswith("critic_optimizer/_trainable_variables/")]
+    assert critic
+    assert max(np.abs(reader.get_tensor(name)).max() for name in critic) <= 0.01 + 1e-7
+
+
+def test_diverging_losses_stop_with_a_clear_message(pictures, tmp_path):
+    result = run("--data", pictures, *TINY, "--epochs", "2", "--out", tmp_path / "run",
+                 "--lr", "1e30")
+    assert result.returncode == 1
+    assert "not finite" in result.stderr and "last good checkpoint" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "nan" in metrics(tmp_path / "run")[-1]["wasserstein"]
+
+
+def test_bad_input(tmp_path):
+    missing = run("--data", tmp_path / "nowhere" / "front_left", *TINY)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+    assert "no such folder" in missing.stderr and missing.stderr.count("\n") == 1
+
+    (tmp_path / "empty" / "front_left").mkdir(parents=True)
+    empty = run("--data", tmp_path / "empty" / "front_left", *TINY)
+    assert empty.returncode == 2 and "no images" in empty.stderr
+
+    bad_size = run("--data", tmp_path / "empty" / "front_left", *TINY[2:], "--image-size", "48")
+    assert bad_size.returncode == 2 and "power of two" in bad_size.stderr
+
+    few = make_pictures(tmp_path / "few" / "front_left", 3)
+    result = run("--data", few, *TINY, "--epochs", "1", "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert "warning:" in result.stderr and "fewer than a batch of 8" in result.stderr
+    assert len(metrics(tmp_path / "run")) == 1
