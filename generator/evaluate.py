@@ -14,6 +14,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 
 from data.cli import UsageError, run_main  # noqa: E402
+from data.images import FIT_MODES  # noqa: E402
 
 EXAMPLES = """examples:
   python generator/evaluate.py --model generator/models/front_left_wgan-gp_64px \\
@@ -52,6 +53,11 @@ def parse_args(argv):
                         help="number of generated images (default: 1000)")
     parser.add_argument("--n-real", type=int, default=0,
                         help="use a random sample of this many real photos (default: 0, all)")
+    parser.add_argument("--fit", choices=FIT_MODES, default=None,
+                        help="how the generator's training photos were made square; the real "
+                             "photos are prepared the same way at the generator's size before "
+                             "the classifier sees them (default: the run's options.json, else "
+                             "the classifier's fit)")
     parser.add_argument("--threshold", type=float, default=0.70,
                         help="confidence a view-fidelity hit needs (default: 0.70)")
     parser.add_argument("--seed", type=int, default=0,
@@ -125,7 +131,8 @@ def main(argv=None):
     classifier = load_classifier(args.classifier)
     real = real_image_paths(args.real, view, args.n_real, args.seed)
     result = evaluate_generator(generator, classifier, real, view, args.n, seed=args.seed,
-                                batch_size=args.batch_size, threshold=args.threshold)
+                                batch_size=args.batch_size, threshold=args.threshold,
+                                fit=args.fit)
     result = {"model": str(generator.path), "classifier": str(args.classifier),
               "real": str(args.real), **result}
     model_path = Path(args.model)
