@@ -14,13 +14,13 @@ PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 EXAMPLES = """\
 examples:
   # sort data/pictures in place: data/pictures/front/, .../rear_left/, .../unknown/
-  python classifier/classify_images.py --model classifier/models/compact_112 --input data/pictures
+  python classifier/classify_images.py --model classifier/models/compact_112px --input data/pictures
 
   # see what would happen, touching nothing
-  python classifier/classify_images.py --model classifier/models/compact_112 --input data/pictures --dry-run
+  python classifier/classify_images.py --model classifier/models/compact_112px --input data/pictures --dry-run
 
   # copy into another folder, only confident predictions go to a view folder
-  python classifier/classify_images.py --model classifier/models/compact_112 --input data/pictures \\
+  python classifier/classify_images.py --model classifier/models/compact_112px --input data/pictures \\
       --copy --output data/sorted --threshold 0.9
 
   # put every file back where it was
@@ -60,12 +60,13 @@ def parse_args(argv=None):
                         help="images per prediction batch (default: 256)")
     flip = parser.add_mutually_exclusive_group()
     flip.add_argument("--flip-average", dest="flip_average", action="store_const", const=True,
-                      help="average each prediction with that of the mirrored image (slower)")
+                      help="average each prediction with that of the mirrored image, about "
+                           "half the speed (default: as the model's classes.json says)")
     flip.add_argument("--no-flip-average", dest="flip_average", action="store_const",
-                      const=False, help="predict on the image only")
+                      const=False, help="predict on the image only (overrides classes.json)")
     parser.set_defaults(flip_average=None)
     parser.add_argument("--no-report", action="store_true",
-                        help=f"do not write the contact sheet <output>/sort_report.png")
+                        help="do not write the contact sheet <output>/sort_report.png")
     parser.add_argument("--undo", action="store_true",
                         help="put every sorted file back where it was, using the manifest "
                              "(--model not needed)")
@@ -86,7 +87,11 @@ def undo(args):
     output = args.output or args.input
     if not (output / MANIFEST_NAME).exists():
         raise UsageError(f"{output / MANIFEST_NAME}: no manifest, nothing to undo")
-    result = undo_sort(output, batch_size=max(args.batch_size, 1))
+    try:
+        result = undo_sort(output, batch_size=max(args.batch_size, 1))
+    except OSError as error:
+        raise UsageError(f"{error.filename or output}: {error.strerror or error}; fix it and "
+                         "run --undo again to finish (nothing was lost)") from None
     print(f"restored {result.restored} files, removed {result.removed_copies} copies")
     for wanted, used in result.renamed[:10]:
         print(f"  {wanted} was taken: restored as {used}")
@@ -111,7 +116,7 @@ def main(argv=None):
     check_has_images(args.input, args.output)
     if args.model is None:
         raise UsageError("--model is required (a classifier run folder, e.g. "
-                         "classifier/models/compact_112): no classifier/pretrained folder")
+                         "classifier/models/compact_112px): no classifier/pretrained folder")
     from classifier.inference import check_run_folder, load_classifier
     check_run_folder(args.model)
     from classifier.sorting import sort_folder, summary_table
@@ -120,11 +125,15 @@ def main(argv=None):
 
     def progress(count, total):
         if not bar:
-            bar.append(Progress(total, "dry run" if args.dry_run else "sorting"))
+            bar.append(Progress(total, "dry run" if args.dry_run else "sorting", always=True))
         bar[0].update(count)
 
-    result = sort_folder(classifier, args.input, args.output, args.threshold, args.mode,
-                         args.dry_run, args.batch_size, args.flip_average, progress)
+    try:
+        result = sort_folder(classifier, args.input, args.output, args.threshold, args.mode,
+                             args.dry_run, args.batch_size, args.flip_average, progress)
+    except OSError as error:  # disk full, permissions: every file is still in one piece
+        raise UsageError(f"{error.filename or args.input}: {error.strerror or error}; fix it and "
+                         "run the same command again to finish (nothing was lost)") from None
     if bar:
         bar[0].close()
     print(summary_table(result))

@@ -291,6 +291,7 @@ class Manifest:
         """Append rows, flush and fsync (the header first if the file is new)."""
         if not rows:
             return
+        new = False
         if self._handle is None:
             new = not self.path.exists() or self.path.stat().st_size == 0
             self._handle = open(self.path, "a", newline="")
@@ -299,6 +300,8 @@ class Manifest:
         csv.writer(self._handle).writerows(rows)
         self._handle.flush()
         os.fsync(self._handle.fileno())
+        if new:
+            _fsync_dir(self.root)
 
     def close(self):
         """Close the append handle."""
@@ -333,12 +336,15 @@ class Journal:
         return [op for batch, ops in batches.items() if batch not in done for op in ops]
 
     def _write(self, entry, sync):
-        if self._handle is None:
+        new = self._handle is None
+        if new:
             self._handle = open(self.path, "ab")
         self._handle.write(json.dumps(entry).encode() + b"\n")
         self._handle.flush()
         if sync:
             os.fsync(self._handle.fileno())
+            if new:
+                _fsync_dir(self.path.parent)
 
     def intend(self, ops):
         """Record the operations about to run (fsynced); return the batch id."""
@@ -501,6 +507,7 @@ class _Writer(threading.Thread):
         folder = os.path.join(self.output, view)
         if not self.dry_run and view not in self._made:
             os.makedirs(folder, exist_ok=True)
+            _fsync_dir(self.output)
             self._made.add(view)
         return folder
 
