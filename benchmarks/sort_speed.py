@@ -213,11 +213,11 @@ def main(argv=None):
             stages = f"decode alone {decode:,.0f}/s, predict alone {predict:,.0f}/s: {limit} limits"
             rows.append((label, rate, cpu, stages))
         cores = os.cpu_count()
-        print(f"{'method':<58}{'images/s':>9}{'vs seed':>8}{'CPU ms/img':>11}"
+        print(f"{'method':<62}{'images/s':>9}{'vs seed':>8}{'CPU ms/img':>11}"
               f"{f'{cores}-core cap.':>12}{'vs seed':>8}")
         for label, rate, cpu, stages in rows:
             capacity = cores / cpu
-            print(f"{label:<58}{rate:>9,.0f}{rate / baseline:>7.1f}x{cpu * 1e3:>11.2f}"
+            print(f"{label:<62}{rate:>9,.0f}{rate / baseline:>7.1f}x{cpu * 1e3:>11.2f}"
                   f"{capacity:>12,.0f}{baseline_cpu / cpu:>7.1f}x")
             if stages:
                 print(f"{'':<4}{stages}")
@@ -229,8 +229,9 @@ def main(argv=None):
                   "wall-clock rates are low; CPU-time figures are the fairer ones")
         rate, cpu = rows[1][1], rows[1][2]
         best = max(rate, cores / cpu)
+        ratio = min(rate / baseline, baseline_cpu / cpu)
         print(f"target: >= 800 images/s and >= 30x the seed method: "
-              f"{'met' if best >= 800 and rate >= 30 * baseline else 'NOT met'} "
+              f"{'met' if best >= 800 and ratio >= 30 else 'NOT met'} "
               f"({rate:,.0f} images/s wall, {cores / cpu:,.0f} by CPU time, "
               f"{rate / baseline:.1f}x / {baseline_cpu / cpu:.1f}x the seed method)")
     finally:
