@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from data.views import VIEWS
 from tests.test_train_model import make_view_folder
@@ -34,10 +35,14 @@ def test_evaluate_prints_and_writes_the_report(tiny_classifier_run, tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 0
 
 
-def test_evaluate_bad_inputs_are_one_line_errors(tiny_classifier_run, tmp_path):
+def test_evaluate_bad_inputs_are_one_line_errors(tiny_classifier_run, tmp_path, capsys):
+    from classifier.evaluate_model import main
+    from data.cli import run_main
     make_view_folder(tmp_path / "odd", ["front", "upside_down"], 1)
-    result = run_script("--model", tiny_classifier_run, "--data", tmp_path / "odd")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "unknown view folder 'upside_down'" in result.stderr
-    result = run_script("--model", tmp_path / "nothing", "--data", tmp_path / "odd")
-    assert result.returncode == 2 and "model folder not found" in result.stderr
+    for model, message in ((tiny_classifier_run, "unknown view folder 'upside_down'"),
+                           (tmp_path / "nothing", "model folder not found")):
+        with pytest.raises(SystemExit) as stop:
+            run_main(main, ["--model", str(model), "--data", str(tmp_path / "odd")])
+        error = capsys.readouterr().err
+        assert stop.value.code == 2 and message in error
+        assert len(error.strip().splitlines()) == 1

@@ -1,0 +1,205 @@
+"""Classifier quality on real photos: the default network against the 2021 `seed` network.
+
+Trains both architectures with train_model.py's defaults on the same data (by default the real
+`stanford-views` photos plus the synthetic renderer's `other` pictures), then prints one row per
+architecture: validation accuracy, macro-F1, expected calibration error before and after
+temperature scaling, the share of photos sorted at confidence 0.70 and the share of those that
+are right, the out-of-distribution mis-sort rate, and the training time.
+
+The out-of-distribution set is made up here (never downloaded): noise textures, plain colours,
+gradients, stripes and checkerboards, simple drawn houses and faces. A made-up picture is
+mis-sorted when the model puts it into a car view with confidence >= the threshold.
+
+Examples:
+  python data/synthesize.py data/synthetic --per-view 500
+  python benchmarks/classifier_quality.py --data ../shared/data/stanford-views \\
+      --other data/synthetic/train/other
+  python benchmarks/classifier_quality.py --data data/synthetic --archs compact --epochs 10
+
+Finished runs in --runs are reused (delete them to retrain); killed runs are resumed.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+
+from data.cli import UsageError, run_main  # noqa: E402
+
+
+def made_up_images(folder, count, seed=0, size=(320, 240)):
+    """Write `count` out-of-distribution JPGs into `folder`: textures, colours, drawings."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    kinds = ("noise", "smooth_noise", "plain", "gradient", "stripes", "checker", "house", "face",
+             "circles")
+    paths = []
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        if kind == "noise":
+            image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        elif kind == "smooth_noise":
+            cells = rng.integers(0, 256, (int(rng.integers(3, 12)), int(rng.integers(3, 12)), 3),
+                                 dtype=np.uint8)
+            image = Image.fromarray(cells).resize(size, Image.BICUBIC)
+        elif kind == "plain":
+            image = Image.new("RGB", size, colour)
+        elif kind == "gradient":
+            other = rng.integers(0, 256, 3)
+            ramp = np.linspace(0, 1, width if rng.random() < 0.5 else height)
+            ramp = ramp[None, :, None] if len(ramp) == width else ramp[:, None, None]
+            pixels = np.array(colour) * (1 - ramp) + other * ramp
+            image = Image.fromarray(np.broadcast_to(pixels, (height, width, 3)).astype(np.uint8))
+        elif kind in ("stripes", "checker"):
+            step = int(rng.integers(6, 40))
+            y, x = np.mgrid[0:height, 0:width]
+            mask = (x // step) % 2 if kind == "stripes" else ((x // step) + (y // step)) % 2
+            if kind == "stripes" and rng.random() < 0.5:
+                mask = (y // step) % 2
+            other = rng.integers(0, 256, 3)
+            pixels = np.where(mask[..., None] == 1, np.array(colour), other)
+            image = Image.fromarray(pixels.astype(np.uint8))
+        else:
+            sky = tuple(int(c) for c in rng.integers(120, 256, 3))
+            image = Image.new("RGB", size, sky)
+            draw = ImageDraw.Draw(image)
+            if kind == "house":
+                ground = tuple(int(c) for c in rng.integers(0, 160, 3))
+                draw.rectangle((0, height * 0.75, width, height), fill=ground)
+                left, top = width * rng.uniform(0.15, 0.35), height * rng.uniform(0.35, 0.5)
+                right = width * rng.uniform(0.6, 0.85)
+                draw.rectangle((left, top, right, height * 0.8), fill=colour)
+                roof = tuple(int(c) for c in rng.integers(0, 200, 3))
+                draw.polygon([(left - 15, top), ((left + right) / 2, top - 60), (right + 15, top)],
+                             fill=roof)
+                door = (left + right) / 2
+                draw.rectangle((door - 12, height * 0.6, door + 12, height * 0.8), fill=(60, 40, 20))
+                for wx in (left + 20, right - 50):
+                    draw.rectangle((wx, top + 20, wx + 30, top + 50), fill=(200, 230, 255))
+            elif kind == "face":
+                skin = tuple(int(c) for c in rng.integers([150, 100, 70], [255, 210, 180]))
+                cx, cy = width / 2 + rng.uniform(-40, 40), height / 2 + rng.uniform(-20, 20)
+                r = rng.uniform(60, 100)
+                draw.ellipse((cx - r * 0.8, cy - r, cx + r * 0.8, cy + r), fill=skin)
+                for ex in (-0.3, 0.3):
+                    draw.ellipse((cx + ex * r - 8, cy - 0.25 * r - 6, cx + ex * r + 8,
+                                  cy - 0.25 * r + 6), fill=(40, 30, 30))
+                draw.line((cx, cy - 0.1 * r, cx, cy + 0.2 * r), fill=(120, 80, 60), width=3)
+                draw.arc((cx - 0.35 * r, cy + 0.2 * r, cx + 0.35 * r, cy + 0.55 * r), 10, 170,
+                         fill=(150, 40, 40), width=4)
+            else:
+                for _ in range(int(rng.integers(3, 12))):
+                    x, y, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(10, 80)
+                    fill = tuple(int(c) for c in rng.integers(0, 256, 3))
+                    draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+            if rng.random() < 0.5:
+                image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
+        path = folder / f"ood_{i:04d}_{kind}.jpg"
+        image.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def out_of_distribution_rate(classifier, paths, threshold):
+    """Share of `paths` sorted into a car view (not `other`) with confidence >= threshold."""
+    from classifier.evaluation import predict_files
+    probabilities, _, _ = predict_files(classifier, paths)
+    confident = probabilities.max(axis=1) >= threshold
+    names = np.array(classifier.classes)[probabilities.argmax(axis=1)]
+    return float((confident & (names != "other")).mean())
+
+
+def other_only_folder(other, root):
+    """A labelled folder holding only `other/` (a link to the `other` pictures given)."""
+    other = Path(other)
+    if not other.is_dir():
+        raise UsageError(f"{other}: folder of `other` pictures not found")
+    folder = Path(root) / "other_only"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "other"
+    if not link.exists():
+        link.symlink_to(other.resolve(), target_is_directory=True)
+    return folder
+
+
+def parse_args(argv=None):
+    """The command line as a namespace."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-views"),
+                        help="dataset with train/ and validation/ view folders "
+                             "(default: ../shared/data/stanford-views)")
+    parser.add_argument("--other", type=Path, default=Path("data/synthetic/train/other"),
+                        help="folder of `other` pictures mixed into training, 'none' for none "
+                             "(default: data/synthetic/train/other)")
+    parser.add_argument("--archs", default="compact,seed",
+                        help="architectures to compare, comma-separated (default: compact,seed)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs for every architecture (default: train_model.py's default)")
+    parser.add_argument("--runs", type=Path, default=Path("classifier/models/quality"),
+                        help="where the run folders go (default: classifier/models/quality)")
+    parser.add_argument("--ood", type=int, default=450,
+                        help="number of made-up out-of-distribution pictures (default: 450)")
+    parser.add_argument("--threshold", type=float, default=0.70,
+                        help="confidence threshold (default: 0.70)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Train (or reuse) one run per architecture and print the quality table."""
+    args = parse_args(argv)
+    from classifier.inference import load_classifier
+    from classifier.train_model import parse_args as train_args
+    from classifier.training import train
+    add = []
+    scratch = tempfile.TemporaryDirectory(prefix="classifier_quality_")
+    if str(args.other) != "none":
+        add.append(other_only_folder(args.other, scratch.name))
+    ood_paths = made_up_images(Path(scratch.name) / "ood", args.ood)
+    rows = []
+    for arch in args.archs.split(","):
+        cli = ["--data", str(args.data), "--arch", arch, "--out", str(args.runs / arch),
+               "--resume", "--threshold", str(args.threshold)]
+        for folder in add:
+            cli += ["--add", str(folder)]
+        if args.epochs:
+            cli += ["--epochs", str(args.epochs)]
+        options = vars(train_args(cli))
+        options.pop("dry_run")
+        print(f"== {arch}: {' '.join(cli)}", flush=True)
+        report = train(options)
+        classifier = load_classifier(args.runs / arch)
+        ood = out_of_distribution_rate(classifier, ood_paths, args.threshold)
+        report["ood_missorted"] = round(ood, 4)
+        (args.runs / arch / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+        rows.append((arch, report))
+    print()
+    print("| arch | accuracy | macro-F1 | ECE raw -> calibrated | sorted at "
+          f"{args.threshold:.2f} | right of sorted | OOD mis-sorted | train minutes | "
+          "train img/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for arch, r in rows:
+        minutes = r.get("training_seconds", float("nan")) / 60
+        print(f"| {arch} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} | "
+              f"{r['uncalibrated']['ece']:.3f} -> {r['ece']:.3f} | {r['sorted_share']:.1%} | "
+              f"{r['sorted_right']:.1%} | {r['ood_missorted']:.1%} | {minutes:.1f} | "
+              f"{r.get('train_images_per_second', float('nan')):.0f} |")
+    for arch, r in rows:
+        recalls = ", ".join(f"{v} {row['recall']:.2f}" for v, row in r["per_class"].items()
+                            if row["support"])
+        print(f"{arch} recall per view: {recalls}")
+    scratch.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
