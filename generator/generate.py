@@ -8,6 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse  # noqa: E402
 import time  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from data.cli import UsageError, run_main  # noqa: E402
 
 MAX_GRID_IMAGES = 100
@@ -75,16 +77,20 @@ def main(argv=None):
         raise UsageError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     latents = sampling.sample_latents(args.n, generator.latent_dim, args.seed)
-    images = sampling.generate_images(generator, latents, args.batch_size)
     digits = max(4, len(str(args.n - 1)))
-    for index, image in enumerate(images):
-        sampling.save_png(image, out / f"image_{index:0{digits}d}.png")
+    first = []  # the grid's images; the rest are written batch by batch, never all in memory
+    for start_index in range(0, args.n, args.batch_size):
+        images = sampling.generate_images(
+            generator, latents[start_index:start_index + args.batch_size], args.batch_size)
+        for index, image in enumerate(images, start_index):
+            sampling.save_png(image, out / f"image_{index:0{digits}d}.png")
+        first.extend(images[:max(0, MAX_GRID_IMAGES - len(first))])
     print(f"{generator.path}: latent {generator.latent_dim}, {generator.image_size}x"
           f"{generator.image_size}x{generator.channels}")
-    print(f"wrote {len(images)} images to {out}/image_*.png (seed {args.seed})")
+    print(f"wrote {args.n} images to {out}/image_*.png (seed {args.seed})")
     scale = sampling.grid_scale(generator.image_size)
     if args.grid:
-        grid = sampling.image_grid(images[:MAX_GRID_IMAGES], scale=scale)
+        grid = sampling.image_grid(np.stack(first), scale=scale)
         print(f"wrote {sampling.save_png(grid, out / 'grid.png')}")
     if args.interpolate:
         walks = min(args.n, MAX_WALKS)
