@@ -10,6 +10,7 @@ confident first) and which come next in single mode (least confident first).
 
 import csv
 import hashlib
+import re
 import threading
 from pathlib import Path
 
@@ -19,12 +20,15 @@ from classifier.label_store import csv_line, drop_partial_last_line
 from data.images import list_images
 
 PREDICTIONS_FILE = "predictions_cache.csv"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def usable_name(name):
     """True for a file name the page can carry: valid UTF-8, no control characters."""
-    if any(ord(char) < 32 for char in name):
+    if CONTROL_CHARACTERS.search(name):
         return False
+    if name.isascii():
+        return True
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:

@@ -162,12 +162,15 @@ class LabelStore:
             self.session_actions[action] = (time.time(), len(decisions))
             return action
 
-    def undo(self, mode=""):
-        """Take back the latest standing action; return (mode, [(file, view, guess)]) or None."""
+    def undo(self):
+        """Take back the latest standing action; return (mode, [(file, view, guess)]) or None.
+
+        The undo row carries the undone action's id and mode."""
         with self._lock:
             if not self._stack:
                 return None
             action = self._stack[-1]
+            mode = self._actions[action][0]
             self._write(csv_line(["", UNDO, _utc_now(), mode, "", "", action]))
             return self._take_back(action)
 

@@ -12,6 +12,7 @@ another host name (DNS rebinding) or from another page (cross-site POSTs) are re
 """
 
 import fcntl
+import itertools
 import logging
 import mimetypes
 import signal
@@ -33,6 +34,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "labeller_static"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 VIEW_KEYS = {view: str(i + 1) for i, view in enumerate(VIEWS)}
 SKIP_KEY = "s"
+PREVIEW_SIZE = 1280
 MAX_QUEUE_REQUEST = 100
 MAX_PAGE_ITEMS = 500
 
@@ -53,7 +55,7 @@ class LabellingSession:
     """The state behind the page: label log, photo queue, thumbnails and the review turn."""
 
     def __init__(self, input_dir, out_dir, classifier=None, page_size=24,
-                 thumb_size=THUMB_SIZE, batch_size=64):
+                 thumb_size=THUMB_SIZE, batch_size=64, prewarm=True):
         self.input_dir = Path(input_dir).resolve()
         self.out_dir = Path(out_dir).resolve()
         if not self.input_dir.is_dir():
@@ -75,8 +77,11 @@ class LabellingSession:
                            ("model" if classifier is not None else None))
         self.page_size = int(page_size)
         self.thumbnails = Thumbnails(self.out_dir / ".thumbs", thumb_size)
+        self.previews = Thumbnails(self.out_dir / ".previews", PREVIEW_SIZE)
         self.turn = 0
         self.pages_served = 0
+        self._state_seq = itertools.count(1)
+        self.prewarm = prewarm
         self._prewarm = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbs")
         self._placeholder = placeholder_png(thumb_size)
         self.queue.start_predictions()
@@ -106,7 +111,8 @@ class LabellingSession:
         page["view"] = self.queue.classes[class_index]
         page["items"] = [self.queue.item(i) for i in indices]
         page["left_in_view"] = int(counts[class_index])
-        self._prewarm_next(class_index, counts)
+        if self.prewarm:
+            self._prewarm_next(class_index, counts)
         return page
 
     def _prewarm_next(self, class_index, counts):
@@ -181,6 +187,7 @@ class LabellingSession:
         """Counts, speed and model progress for the page's header and legend."""
         counts = self.store.counts()
         return {
+            "seq": next(self._state_seq),
             "views": list(VIEWS),
             "azimuth": VIEW_AZIMUTH_DEGREES,
             "keys": {**VIEW_KEYS, SKIP: SKIP_KEY},
@@ -210,11 +217,12 @@ class LabellingSession:
         i = self.queue.index.get(name)
         return None if i is None else self.queue.paths[i]
 
-    def thumbnail(self, name):
-        """(path or bytes, mimetype) of the thumbnail of listed photo `name`."""
+    def thumbnail(self, name, preview=False):
+        """(path or bytes, mimetype) of the thumbnail (or the larger single-mode preview) of
+        listed photo `name`."""
         path = self.photo_path(name)
         try:
-            return self.thumbnails.get(path)
+            return (self.previews if preview else self.thumbnails).get(path)
         except (OSError, ValueError):
             with self.queue.lock:
                 self.queue.unreadable[self.queue.index[name]] = True
@@ -260,16 +268,18 @@ def _decision(session, item, what="view"):
 
 
 def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THUMB_SIZE,
-               batch_size=64, allowed_hosts=LOOPBACK_NAMES):
+               batch_size=64, allowed_hosts=LOOPBACK_NAMES, prewarm=True):
     """The labelling Flask app for the photos in `input_dir`, writing only under `out_dir`.
 
     `classifier` (a `ViewClassifier`, optional) enables review mode; its guesses are computed
     in a background thread and cached in `OUT/predictions_cache.csv`. `allowed_hosts` are the
     host names requests may be addressed to (None accepts any: when listening beyond loopback).
+    With `prewarm` the thumbnails of the next review page are made in the background while
+    the user looks at the current one.
     Stop the session's work with `session_of(app).close()`.
     """
     session = LabellingSession(input_dir, out_dir, classifier, page_size, thumb_size,
-                               batch_size)
+                               batch_size, prewarm)
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
     app.url_map.merge_slashes = False
@@ -309,7 +319,7 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.get("/api/state")
     def state():
-        return jsonify(session.state())
+        return jsonify(state=session.state())
 
     @app.get("/api/page")
     def page():
@@ -362,6 +372,15 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
         if session.photo_path(name) is None:
             abort(404, "no such photo")
         content, mimetype = session.thumbnail(name)
+        if isinstance(content, bytes):
+            return app.response_class(content, mimetype=mimetype)
+        return send_file(content, mimetype=mimetype, max_age=3600)
+
+    @app.get("/preview/<path:name>")
+    def preview(name):
+        if session.photo_path(name) is None:
+            abort(404, "no such photo")
+        content, mimetype = session.thumbnail(name, preview=True)
         if isinstance(content, bytes):
             return app.response_class(content, mimetype=mimetype)
         return send_file(content, mimetype=mimetype, max_age=3600)

@@ -1,6 +1,7 @@
 """The labelling app through Flask's test client: labelling, undo, resume, export, security."""
 
 import csv
+import io
 import os
 import signal
 import subprocess
@@ -10,13 +11,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from classifier.inference import load_classifier
 from classifier.label_store import LABEL_COLUMNS
 from classifier.labelling import create_app, session_of
 from data.cli import UsageError
 from data.views import VIEWS
-from tests.labeller_photos import make_photos
+from tests.labeller_photos import car_photo, make_photos
 
 REPO = Path(__file__).resolve().parents[1]
 JSON = {"Content-Type": "application/json"}
@@ -77,7 +79,7 @@ def test_single_mode_logs_every_decision_and_resumes_after_restart(photos, open_
     session.close()
 
     client, _ = open_app(folder)
-    state = client.get("/api/state").get_json()
+    state = client.get("/api/state").get_json()["state"]
     assert state["labelled"] == 3 and state["skipped"] == 1 and state["open"] == 16
     decided = {item["file"] for item in items[:4]}
     following = client.get("/api/queue?count=20").get_json()["items"]
@@ -105,13 +107,13 @@ def test_undo_appends_a_record_and_the_state_is_the_replay(photos, open_app, cla
     undone = post(client, "/api/undo", {}).get_json()["undone"]
     assert undone["mode"] == "review" and len(undone["items"]) == len(page["items"])
     assert post(client, "/api/undo", {}).get_json()["undone"] is None
-    assert client.get("/api/state").get_json()["labelled"] == 0
+    assert client.get("/api/state").get_json()["state"]["labelled"] == 0
     again = client.get("/api/page").get_json()["page"]
     assert again["view"] == page["view"] and again["items"] == page["items"]
     session.close()
 
     client, _ = open_app(folder, classifier=classifier)
-    state = client.get("/api/state").get_json()
+    state = client.get("/api/state").get_json()["state"]
     assert state["labelled"] == 0 and not state["can_undo"]
 
 
@@ -119,7 +121,7 @@ def test_review_pages_show_one_view_most_confident_first_and_views_take_turns(
         photos, open_app, classifier, tmp_path):
     folder, truth = photos
     client, session = open_app(folder, classifier=classifier, page_size=4)
-    assert client.get("/api/state").get_json()["predicted"] == 20
+    assert client.get("/api/state").get_json()["state"]["predicted"] == 20
     seen = []
     while True:
         page = client.get("/api/page").get_json()["page"]
@@ -134,7 +136,7 @@ def test_review_pages_show_one_view_most_confident_first_and_views_take_turns(
         assert reply.status_code == 200
     order = [VIEWS.index(view) for view in dict.fromkeys(seen)]
     assert order == sorted(order), "views come round in turn"
-    state = client.get("/api/state").get_json()
+    state = client.get("/api/state").get_json()["state"]
     assert state["labelled"] == 20 and state["open"] == 0
     rows = label_rows(tmp_path / "labelled")
     assert {row["file"]: row["view"] for row in rows} == truth
@@ -175,7 +177,7 @@ def test_a_log_cut_by_a_kill_is_repaired_on_restart(photos, open_app, tmp_path):
     with open(log, "a") as handle:
         handle.write(f"{files[1]},rear,2026-01-01T00:00:00Z,single,,,1")  # no newline: cut
     client, _ = open_app(folder)
-    assert client.get("/api/state").get_json()["labelled"] == 1
+    assert client.get("/api/state").get_json()["state"]["labelled"] == 1
     post(client, "/api/label", {"file": files[1], "view": "front"})
     assert [(row["file"], row["view"]) for row in label_rows(tmp_path / "labelled")] == [
         (files[0], "left"), (files[1], "front")]
@@ -237,6 +239,7 @@ def test_export_refuses_to_replace_folders_it_did_not_write(photos, open_app, tm
     "/image/sub/inner.jpg",
     "/image/.hidden.jpg",
     "/thumb/no_such_photo.jpg",
+    "/preview/..%2F..%2Fetc%2Fpasswd",
     "/static/../labelling.py",
     "/static/..%2Flabelling.py",
 ])
@@ -260,9 +263,28 @@ def test_listed_photos_and_thumbnails_are_served(photos, open_app):
     assert image.status_code == 200 and image.data == (folder / name).read_bytes()
     thumb = client.get(f"/thumb/{name}")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    preview = client.get(f"/preview/{name}")
+    assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
     page = client.get("/")
     assert page.status_code == 200 and b"app.js" in page.data
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_big_photos_get_cached_thumbnails_and_broken_ones_a_placeholder(tmp_path, open_app):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    car_photo("front", 0, size=(1600, 1200)).save(folder / "big.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    client, _ = open_app(folder)
+    thumb = client.get("/thumb/big.jpg")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert max(Image.open(io.BytesIO(thumb.data)).size) <= 384
+    assert len(list((tmp_path / "labelled" / ".thumbs").rglob("*.jpg"))) == 1
+    broken = client.get("/thumb/broken.jpg")
+    assert broken.status_code == 200 and broken.mimetype == "image/png"
+    state = client.get("/api/state").get_json()["state"]
+    assert state["unreadable"] == 1 and state["open"] == 1
+    assert [item["file"] for item in client.get("/api/queue").get_json()["items"]] == ["big.jpg"]
 
 
 @pytest.mark.parametrize("path,body,content_type", [

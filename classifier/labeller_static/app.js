@@ -48,7 +48,7 @@
   }
 
   const thumbUrl = (file) => "/thumb/" + encodeURIComponent(file);
-  const imageUrl = (file) => "/image/" + encodeURIComponent(file);
+  const previewUrl = (file) => "/preview/" + encodeURIComponent(file);
   const percent = (p) => (p === null || p === undefined) ? "–" : Math.round(p * 100) + "%";
   const number = (n) => n.toLocaleString("en-US");
 
@@ -86,10 +86,10 @@
       add("circle", {cx: 14, cy: 14, r: 2.4, class: "glyph-cam"});
       return svg;
     }
-    add("rect", {x: 10, y: 6, width: 8, height: 16, rx: 3, class: "glyph-car"});
-    add("line", {x1: 11, y1: 10, x2: 17, y2: 10, class: "glyph-car"});
+    add("rect", {x: 9.5, y: 5, width: 9, height: 18, rx: 3.5, class: "glyph-car"});
+    add("line", {x1: 10.5, y1: 10, x2: 17.5, y2: 10, class: "glyph-car"});
     const a = azimuth * Math.PI / 180;
-    add("circle", {cx: 14 - 11 * Math.cos(a), cy: 14 - 11 * Math.sin(a), r: 2.6,
+    add("circle", {cx: 14 - 11 * Math.cos(a), cy: 14 - 11 * Math.sin(a), r: 3,
                    class: "glyph-cam"});
     return svg;
   }
@@ -113,6 +113,7 @@
 
   function applyState(state) {
     const first = S.info === null;
+    if (!first && state.seq < S.info.seq) return;  // an answer overtaken by a newer one
     S.info = state;
     keyToView = {};
     for (const [view, key] of Object.entries(state.keys)) keyToView[key] = view;
@@ -134,6 +135,10 @@
       item.querySelector(".bar").style.width = (100 * count / most).toFixed(1) + "%";
     }
     $("undo").disabled = !state.can_undo;
+    if (S.mode === "single" && !S.queue.length && !S.refilling) {
+      if (state.open > S.pending.size) refill();
+      else renderSingle();
+    }
   }
 
   function helpKeys() {
@@ -257,6 +262,7 @@
     grid.dataset.pageId = page.page_id;
     grid.dataset.view = page.view;
     show("review");
+    fitGrid();
     updateGrid();
   }
 
@@ -276,6 +282,33 @@
     const cursorFigure = figures[S.cursor];
     if (cursorFigure) cursorFigure.scrollIntoView({block: "nearest"});
   }
+
+  // Choose the column count that shows the whole page at the largest thumbnail size.
+  function fitGrid() {
+    const grid = $("grid");
+    const count = grid.children.length;
+    if (!count || $("review").hidden) return;
+    const gap = 12, caption = 36, aspect = 3 / 4, smallest = 150;
+    const main = $("main");
+    const width = grid.clientWidth;
+    const top = grid.getBoundingClientRect().top - main.getBoundingClientRect().top;
+    const height = main.clientHeight - top - 28;
+    let best = null;
+    for (let columns = 1; columns <= count; columns++) {
+      const rows = Math.ceil(count / columns);
+      const byWidth = (width - gap * (columns - 1)) / columns;
+      const byHeight = ((height - gap * (rows - 1)) / rows - caption) / aspect;
+      const size = Math.min(byWidth, byHeight);
+      if (!best || size > best.size) best = {columns, size};
+    }
+    if (best.size < smallest) {
+      grid.style.gridTemplateColumns = "";
+    } else {
+      grid.style.gridTemplateColumns = "repeat(" + best.columns + ", " +
+        Math.floor(best.size) + "px)";
+    }
+  }
+  window.addEventListener("resize", fitGrid);
 
   function gridColumns() {
     const columns = getComputedStyle($("grid")).gridTemplateColumns.split(" ").length;
@@ -336,7 +369,7 @@
     show("single");
     if (S.shown === item.file) return;
     S.shown = item.file;
-    $("photo").src = imageUrl(item.file);
+    $("photo").src = previewUrl(item.file);
     $("photo").alt = item.file;
     $("single").dataset.file = item.file;
     $("single-file").textContent = item.file;
@@ -358,7 +391,7 @@
     });
     $("single-left").textContent = number(S.info.open) + " photos to go" +
       (item.confidence !== null ? " · least sure first" : "");
-    for (const next of S.queue.slice(1, 4)) new Image().src = imageUrl(next.file);
+    for (const next of S.queue.slice(1, 4)) new Image().src = previewUrl(next.file);
   }
 
   function labelSingle(view) {
@@ -486,9 +519,6 @@
       await api("/api/state");
       const pageEmpty = S.mode === "review" && (!S.page || !S.page.view);
       if (pageEmpty && !S.busy && (before || S.info.predicting)) await loadPage();
-      if (S.mode === "single" && !S.queue.length && !S.refilling && S.info.open > 0) {
-        await refill();
-      }
     } catch (error) {
       toast("The labeller is not answering: " + error.message, true);
     }
