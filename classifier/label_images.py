@@ -75,11 +75,7 @@ def export(args):
     from classifier.label_store import LABELS_FILE, LabelStore, export_labels
     if not (args.out / LABELS_FILE).is_file():
         raise UsageError(f"{args.out / LABELS_FILE}: no labels yet; label some photos first")
-    store = LabelStore(args.out)
-    try:
-        labels = store.labels()
-    finally:
-        store.close()
+    labels = LabelStore(args.out, read_only=True).labels()
     summary = export_labels(labels, args.input, args.out, args.validation_split, args.seed)
     if not summary["views"]:
         print(f"no labelled photos in {args.out / LABELS_FILE} (only skips?)")
@@ -100,6 +96,15 @@ def export(args):
     return 0
 
 
+def exposure_warning(host, input_dir):
+    """The warning to print when listening on `host` shows the photos beyond this machine."""
+    from classifier.labelling import LOOPBACK_NAMES
+    if host in LOOPBACK_NAMES:
+        return None
+    return (f"warning: listening on {host}: anyone who can reach this machine can see the "
+            f"photos in {input_dir} and change the labels")
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -116,9 +121,9 @@ def main(argv=None):
         print(f"loading the model in {args.model} ...", flush=True)
         classifier = load_classifier(args.model)
     loopback = args.host in LOOPBACK_NAMES
-    if not loopback:
-        print(f"warning: listening on {args.host}: anyone who can reach this machine can see "
-              f"the photos in {args.input} and change the labels", file=sys.stderr)
+    warning = exposure_warning(args.host, args.input)
+    if warning:
+        print(warning, file=sys.stderr)
     app = create_app(args.input, args.out, classifier, page_size=args.page_size,
                      batch_size=args.batch_size,
                      allowed_hosts=LOOPBACK_NAMES if loopback else None)

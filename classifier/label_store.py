@@ -54,11 +54,13 @@ class LabelStore:
     """The label log of one output folder, replayed into the current labels.
 
     `record()` appends an action and returns its id; `undo()` takes back the latest action still
-    standing. `label_of(file)` is a file's current decision (a view, `skip`, or None).
+    standing. `label_of(file)` is a file's current decision (a view, `skip`, or None). With
+    `read_only` the log is only replayed (safe while a labeller is writing it).
     """
 
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, read_only=False):
         self.path = Path(out_dir) / LABELS_FILE
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._history = {}   # file -> [(action id, view)], oldest first
         self._actions = {}   # action id -> (mode, [(file, view, model_guess)])
@@ -67,11 +69,14 @@ class LabelStore:
         self.session_actions = {}  # action id -> (unix time, photos) for actions made now
         self.ignored_lines = 0
         self.next_action = 1
-        if self.path.exists():
+        self._file = None
+        if self.path.exists() and not read_only:
             drop_partial_last_line(self.path)
         new = not self.path.exists() or self.path.stat().st_size == 0
         if not new:
             self._replay()
+        if read_only:
+            return
         self._file = open(self.path, "a", encoding="utf-8", newline="")
         if new:
             self._write(csv_line(LABEL_COLUMNS))
@@ -83,7 +88,9 @@ class LabelStore:
 
     def _replay(self):
         text = self.path.read_text(encoding="utf-8", errors="replace")
-        lines = text.split("\n")
+        lines = text.split("\n")[:-1]  # what follows the last newline is a row being written
+        if not lines:
+            return
         header = next(csv.reader([lines[0]]), [])
         if tuple(header) != LABEL_COLUMNS:
             raise UsageError(f"{self.path}: not a cargen labels file (its first line should be "
@@ -143,6 +150,8 @@ class LabelStore:
         `view` is a view name or `skip`; the guess may be None. Returns the action id once the
         rows are on disk.
         """
+        if self._file is None:
+            raise RuntimeError(f"{self.path} is open read-only")
         for file, view, _, _ in decisions:
             if view not in DECISIONS:
                 raise ValueError(f"unknown view {view!r}")
@@ -166,6 +175,8 @@ class LabelStore:
         """Take back the latest standing action; return (mode, [(file, view, guess)]) or None.
 
         The undo row carries the undone action's id and mode."""
+        if self._file is None:
+            raise RuntimeError(f"{self.path} is open read-only")
         with self._lock:
             if not self._stack:
                 return None
@@ -204,7 +215,8 @@ class LabelStore:
 
     def close(self):
         """Close the log file (every row is already on disk)."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def split_labels(labels, validation_split=0.2, seed=0):

@@ -146,8 +146,12 @@ def test_review_pages_show_one_view_most_confident_first_and_views_take_turns(
 def test_a_page_of_correct_guesses_is_accepted_in_one_request(photos, open_app, classifier,
                                                                tmp_path):
     folder, _ = photos
-    client, _ = open_app(folder, classifier=classifier, page_size=24)
+    client, session = open_app(folder, classifier=classifier, page_size=24)
+    first = client.get("/api/page").get_json()["page"]
+    post(client, "/api/next-view", {})
     page = client.get("/api/page").get_json()["page"]
+    if (session.queue.candidates_per_class() > 0).sum() > 1:
+        assert page["view"] != first["view"], "n passes the turn to the next view"
     items = [{"file": item["file"], "view": page["view"]} for item in page["items"]]
     post(client, "/api/accept", {"view": page["view"], "items": items})
     rows = label_rows(tmp_path / "labelled")
@@ -352,6 +356,12 @@ def test_a_second_labeller_on_the_same_folder_is_refused(photos, open_app):
     open_app(folder)
     with pytest.raises(UsageError, match="another labeller"):
         open_app(folder)
+
+
+def test_listening_beyond_loopback_warns():
+    from classifier.label_images import exposure_warning
+    assert exposure_warning("127.0.0.1", "pics") is None
+    assert "anyone who can reach this machine" in exposure_warning("0.0.0.0", "pics")
 
 
 def test_the_script_serves_on_loopback_and_stops_cleanly_on_ctrl_c(photos, tmp_path):
