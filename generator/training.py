@@ -159,6 +159,7 @@ def train(options, sweep_keys=(), out=sys.stdout):
                          f"it, or delete the folder to start again")
     check_image_size(options["image_size"])
 
+    keras.backend.clear_session()  # frees the graphs of an earlier run (a sweep)
     keras.utils.set_random_seed(options["seed"])
     policy = mixed_precision_policy(options["mixed_precision"])
     keras.mixed_precision.set_global_policy(policy)
@@ -166,6 +167,17 @@ def train(options, sweep_keys=(), out=sys.stdout):
         return _train(options, folder, say)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def _checkpointed_state(options):
+    """The training state a checkpoint holds besides the networks and optimizers: generator
+    iterations and epochs done, training seconds, and the fixed latents of the grids."""
+    fixed = np.random.default_rng(options["seed"]).standard_normal(
+        (options["grid"] ** 2, options["latent_dim"])).astype(np.float32)
+    return {"step": tf.Variable(0, dtype=tf.int64, trainable=False, name="step"),
+            "epoch": tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch"),
+            "seconds": tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds"),
+            "fixed_latents": tf.Variable(fixed, trainable=False, name="fixed_latents")}
 
 
 def _train(options, folder, say):
@@ -189,24 +201,20 @@ def _train(options, folder, say):
         f"iterations per epoch, {devices}, precision "
         f"{keras.mixed_precision.global_policy().name} -> {folder.path}")
 
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    epoch_done = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    seconds_done = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")
-    grid_count = options["grid"] ** 2
-    fixed = np.random.default_rng(options["seed"]).standard_normal(
-        (grid_count, options["latent_dim"])).astype(np.float32)
-    fixed_latents = tf.Variable(fixed, trainable=False, name="fixed_latents")
+    state = _checkpointed_state(options)
     checkpoint = tf.train.Checkpoint(
         generator=wgan.generator, critic=wgan.critic,
         generator_optimizer=wgan.generator_optimizer, critic_optimizer=wgan.critic_optimizer,
-        step=step, epoch=epoch_done, seconds=seconds_done, fixed_latents=fixed_latents)
+        **state)
     manager = tf.train.CheckpointManager(checkpoint, folder.checkpoints, CHECKPOINTS_KEPT)
     if options["resume"] and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
         say(f"resumed {folder.path} from {manager.latest_checkpoint}: epoch "
-            f"{int(epoch_done.numpy())}, generator iteration {int(step.numpy())}")
+            f"{int(state['epoch'].numpy())}, generator iteration {int(state['step'].numpy())}")
     elif options["resume"]:
         say(f"resumed {folder.path}: no checkpoint yet, starting from the beginning")
+    step, epoch_done, seconds_done = state["step"], state["epoch"], state["seconds"]
+    fixed_latents = state["fixed_latents"]
     folder.start_metrics(int(step.numpy()))
     evaluate = Evaluator(options, folder, images) if options["classifier"] else None
 
