@@ -11,7 +11,7 @@ one). Baseline, same run: the same thumbnails made the naive way, full decode wi
 mode and no cache, over the same 6 parallel workers. Also: start-up with the predictions cache.
 
   python benchmarks/labeller_speed.py
-  python benchmarks/labeller_speed.py --photo-size 1600x1200     # camera-sized photos
+  python benchmarks/labeller_speed.py --photo-size 1600x1200 --guesses random   # camera-sized
 """
 
 import os
@@ -54,6 +54,10 @@ def parse_args(argv):
                              "320x240 (default: 320x240)")
     parser.add_argument("--pages", type=int, default=5, help="pages timed (default: 5)")
     parser.add_argument("--page-size", type=int, default=24, help="photos a page (default: 24)")
+    parser.add_argument("--guesses", choices=("model", "random"), default="model",
+                        help="who guesses the views: a tiny untrained 32 px model that "
+                             "decodes every photo, or random numbers without decoding (page "
+                             "timings only, quick on big photos) (default: model)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="folder for the photos and output (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -111,6 +115,25 @@ def tiny_classifier(run_dir):
     return load_classifier(run_dir)
 
 
+class RandomGuesser:
+    """Stands in for a classifier: random probabilities, nothing decoded."""
+
+    def __init__(self):
+        from data.views import VIEWS
+        self.classes, self.run_dir = list(VIEWS), None
+        self.rng = np.random.default_rng(0)
+
+    def dataset(self, paths, batch_size):
+        """Batches of (blank images, indices, ok) like `ViewClassifier.dataset`."""
+        for start in range(0, len(paths), batch_size):
+            indices = np.arange(start, min(start + batch_size, len(paths)))
+            yield np.zeros((len(indices), 1, 1, 3), np.uint8), indices, np.ones(len(indices), bool)
+
+    def predict(self, images):
+        """Random probabilities over the views."""
+        return self.rng.dirichlet(np.ones(len(self.classes)) * 0.3, len(images))
+
+
 class Server:
     """The app on a free loopback port in a thread."""
 
@@ -139,12 +162,12 @@ class Server:
 
 def load_page(server, pool):
     """Time one page as a browser loads it: the page JSON, then its thumbnails in parallel."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     page = json.loads(server.get("/api/page"))["page"]
     query = time.perf_counter() - start
     urls = ["/thumb/" + urllib.parse.quote(item["file"]) for item in page["items"]]
-    sizes = list(pool.map(lambda url: len(server.get(url)), urls))
-    return page, query, time.perf_counter() - start, sum(sizes)
+    list(pool.map(server.get, urls))
+    return page, query, time.perf_counter() - start, time.process_time() - cpu
 
 
 class NaiveThumbnails:
@@ -168,21 +191,21 @@ def accept(server, page):
 
 
 def run_pages(server, pool, count, think_seconds=0.0):
-    """Load and accept `count` pages in a row, then undo them all; returns (page seconds,
-    query seconds)."""
-    seconds, queries, accepted = [], [], 0
+    """Load and accept `count` pages in a row, then undo them all; returns {"wall": page
+    seconds, "cpu": CPU seconds of the whole process a page, "query": /api/page seconds}."""
+    times = {"wall": [], "cpu": [], "query": []}
     for _ in range(count):
-        page, query, total, _ = load_page(server, pool)
+        page, query, wall, cpu = load_page(server, pool)
         if not page["items"]:
             break
-        seconds.append(total)
-        queries.append(query)
+        times["wall"].append(wall)
+        times["cpu"].append(cpu)
+        times["query"].append(query)
         accept(server, page)
-        accepted += 1
         time.sleep(think_seconds)
-    for _ in range(accepted):
+    for _ in times["wall"]:
         server.post("/api/undo", {})
-    return seconds, queries
+    return times
 
 
 def main(argv=None):
@@ -197,7 +220,8 @@ def main(argv=None):
         write_photos(photos, args.photos, args.distinct, (args.width, args.height))
         print(f"photos: {args.photos:,} of {args.width}x{args.height} in {photos} "
               f"({time.perf_counter() - start:.1f} s to write)")
-        classifier = tiny_classifier(work / "tiny_run")
+        classifier = (tiny_classifier(work / "tiny_run") if args.guesses == "model" else
+                      RandomGuesser())
 
         start = time.perf_counter()
         app = create_app(photos, out, classifier, page_size=args.page_size, prewarm=False)
@@ -207,7 +231,8 @@ def main(argv=None):
         predict_seconds = time.perf_counter() - start - startup
         print(f"start-up, no cache: {startup * 1000:.0f} ms (listing {args.photos:,} photos); "
               f"background guesses: {args.photos / predict_seconds:,.0f} photos/s "
-              f"({predict_seconds:.1f} s, tiny 32 px model)")
+              f"({predict_seconds:.1f} s, "
+              f"{'tiny 32 px model' if args.guesses == 'model' else 'random, no decoding'})")
         session.close()
 
         start = time.perf_counter()
@@ -219,38 +244,47 @@ def main(argv=None):
         server = Server(app)
         pool = ThreadPoolExecutor(BROWSER_CONNECTIONS)
         try:
+            load_before = os.getloadavg()[0]
             thumbnails = session.thumbnails
-            cold, queries = run_pages(server, pool, args.pages)
+            cold = run_pages(server, pool, args.pages)
             session.thumbnails = NaiveThumbnails(thumbnails.size)
-            naive, _ = run_pages(server, pool, args.pages)
+            naive = run_pages(server, pool, args.pages)
             session.thumbnails = thumbnails
-            warm, _ = run_pages(server, pool, args.pages)
+            warm = run_pages(server, pool, args.pages)
             shutil.rmtree(out / ".thumbs", ignore_errors=True)
             session.thumbnails = Thumbnails(out / ".thumbs", thumbnails.size)
             session.prewarm = True
-            used, _ = run_pages(server, pool, args.pages + 1, think_seconds=1.5)
-            used = used[1:]  # the first page had nothing made ahead
+            used = run_pages(server, pool, args.pages + 1, think_seconds=1.5)
+            used = {key: values[1:] for key, values in used.items()}  # page 1: nothing ahead
+            load_after = os.getloadavg()[0]
         finally:
             pool.shutdown()
             server.stop()
             session.close()
 
-    def ms(values):
-        if not values:
+    def ms(times):
+        if not times["wall"]:
             return "no pages"
-        return f"median {np.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+        return (f"median {np.median(times['wall']) * 1000:5.0f} ms, "
+                f"max {max(times['wall']) * 1000:5.0f} ms; "
+                f"CPU {np.median(times['cpu']) * 1000:4.0f} ms")
 
     print(f"\npage of {args.page_size} thumbnails from {args.photos:,} photos, "
-          f"{BROWSER_CONNECTIONS} parallel connections:")
-    print(f"  page query alone (/api/page):    {ms(queries)}")
+          f"{BROWSER_CONNECTIONS} parallel connections (wall time; CPU time of the process):")
+    print(f"  page query alone (/api/page):     median "
+          f"{np.median(cold['query']) * 1000:.0f} ms, max {max(cold['query']) * 1000:.0f} ms")
     print(f"  cold (thumbnails made now):       {ms(cold)}")
     print(f"  warm (thumbnails cached):         {ms(warm)}")
     print(f"  as used (next page made ahead):   {ms(used)}")
     print(f"  baseline, full decode, no cache:  {ms(naive)}")
-    ratio = np.median(naive) / np.median(cold)
-    verdict = "meets" if max(cold) * 1000 < TARGET_MS else "misses"
-    print(f"cold page vs baseline: {ratio:.1f}x faster; slowest cold page "
-          f"{max(cold) * 1000:.0f} ms {verdict} the {TARGET_MS:.0f} ms target")
+    print(f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs: wall "
+          f"times stretch when other work shares the machine, CPU times much less")
+    ratio = np.median(naive["wall"]) / np.median(cold["wall"])
+    cpu_ratio = np.median(naive["cpu"]) / np.median(cold["cpu"])
+    slowest = max(cold["wall"]) * 1000
+    verdict = "meets" if slowest < TARGET_MS else "misses"
+    print(f"cold page vs baseline: {ratio:.1f}x faster (CPU {cpu_ratio:.1f}x less); slowest "
+          f"cold page {slowest:.0f} ms {verdict} the {TARGET_MS:.0f} ms target")
     return 0
 
 

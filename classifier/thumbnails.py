@@ -9,6 +9,7 @@ half-written thumbnail.
 
 import hashlib
 import io
+import math
 import os
 import threading
 import warnings
@@ -61,7 +62,9 @@ def make_thumbnail(source, size=THUMB_SIZE, draft=True):
             if image.width * image.height > MAX_PIXELS:
                 raise ValueError(f"{source}: too large ({image.width}x{image.height})")
             if draft and image.format == "JPEG":
-                image.draft("RGB", (size, size))
+                scale = size / max(image.size)
+                image.draft("RGB", (math.ceil(image.width * scale),
+                                    math.ceil(image.height * scale)))
             image.load()
             image = _flatten(ImageOps.exif_transpose(image))
     image.thumbnail((size, size), Image.BILINEAR, reducing_gap=2.0)
