@@ -214,6 +214,10 @@ def test_export_writes_stratified_seeded_folders(photos, open_app, tmp_path):
         splits = [split for split, v in exported.values() if v == view]
         assert splits.count("train") >= 1 and splits.count("validation") >= 1
 
+    from classifier.training_data import find_dataset
+    train, validation = find_dataset(out)
+    assert sorted(Path(p).name for p in train.paths + validation.paths) == sorted(labelled)
+
     first = sorted((out / "validation").glob("*/*.jpg"))
     assert subprocess.run(command, cwd=REPO, capture_output=True, timeout=60).returncode == 0
     assert sorted((out / "validation").glob("*/*.jpg")) == first
