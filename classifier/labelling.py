@@ -84,6 +84,8 @@ class LabellingSession:
         self.prewarm = prewarm
         self._prewarm = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbs")
         self._placeholder = placeholder_png(thumb_size)
+        if prewarm and classifier is not None:
+            self._prewarm_from(0, self.queue.candidates_per_class())
         self.queue.start_predictions()
 
     # review mode -----------------------------------------------------------------------
@@ -112,14 +114,15 @@ class LabellingSession:
         page["items"] = [self.queue.item(i) for i in indices]
         page["left_in_view"] = int(counts[class_index])
         if self.prewarm:
-            self._prewarm_next(class_index, counts)
+            self._prewarm_from(class_index + 1, counts)
         return page
 
-    def _prewarm_next(self, class_index, counts):
+    def _prewarm_from(self, class_index, counts):
+        """Make, in the background, the thumbnails of the first page from `class_index` on."""
         n_classes = len(self.queue.classes)
-        for step in range(1, n_classes + 1):
+        for step in range(n_classes):
             following = (class_index + step) % n_classes
-            if counts[following] and following != class_index:
+            if counts[following]:
                 indices = self.queue.review_page(following, self.page_size)
                 self._prewarm.submit(self._make_thumbnails, indices)
                 return

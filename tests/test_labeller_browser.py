@@ -1,12 +1,12 @@
 """End to end in a real headless Chromium: label 20 photos by keyboard in both modes.
 
 Needs Debian's `chromium` and `chromium-driver` (`make test` installs them where missing);
-Selenium drives /usr/bin/chromedriver directly, nothing is downloaded.
+Selenium drives /usr/bin/chromedriver directly, nothing is downloaded. Elsewhere, point
+CARGEN_CHROMIUM and CARGEN_CHROMEDRIVER at a Chromium and its matching driver.
 """
 
 import csv
-import shutil
-import tempfile
+import os
 import threading
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from classifier.labelling import create_app, session_of
 from tests.labeller_photos import make_photos
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path(os.environ.get("CARGEN_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("CARGEN_CHROMEDRIVER", "/usr/bin/chromedriver"))
 SCREENSHOT = REPO / "media" / "labeller.png"
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
@@ -29,15 +29,16 @@ CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-de
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path):
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if missing:
         pytest.fail(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
-                    f"(make test does this)")
+                    f"(make test does this as root), or set CARGEN_CHROMIUM and "
+                    f"CARGEN_CHROMEDRIVER")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
-    profile = tempfile.mkdtemp(prefix="labeller-chromium-")
+    profile = tmp_path / "chromium-profile"
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in CHROME_FLAGS + (f"--user-data-dir={profile}",):
@@ -48,7 +49,6 @@ def browser():
         yield driver
     finally:
         driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
