@@ -15,6 +15,7 @@ import argparse
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,10 +55,12 @@ def training_speed(arch, image_size, steps, batch_size=32):
         class_weights=np.ones(len(classes), np.float32))
     model = build_model(arch, image_size, len(classes))
     model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="categorical_crossentropy")
-    model.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)
-    start = time.perf_counter()
-    model.fit(stream, steps_per_epoch=steps, epochs=1, verbose=0)
-    return steps * batch_size / (time.perf_counter() - start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)
+        start = time.perf_counter()
+        model.fit(stream, steps_per_epoch=steps, epochs=1, verbose=0)
+        return steps * batch_size / (time.perf_counter() - start)
 
 
 def prediction_speed(arch, image_size, paths, flip_average, run_root):

@@ -131,7 +131,7 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
     augment = training_data.augmentation_layers(options["seed"], options["augment"])
     train_stream = training_data.training_pipeline(
         train_cached, classes, options["batch_size"], flip=flip, augment=augment,
-        class_weights=weights, seed=options["seed"])
+        class_weights=weights, outlier_share=options.get("outliers", 0.0), seed=options["seed"])
     validation_stream = training_data.evaluation_pipeline(validation_cached, len(classes),
                                                           options["batch_size"])
     steps = int(np.ceil(n_train / options["batch_size"]))

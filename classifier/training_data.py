@@ -254,16 +254,39 @@ def augmentation_layers(seed, strength=1.0):
     ], name="augmentation")
 
 
+def scrambled_mosaics(images):
+    """Each image replaced by a mosaic of tiles drawn at random from the whole batch.
+
+    A 2x2 to 4x4 grid (chosen per batch) of pieces of different photos: pictures that are not
+    one whole car, used as `other` examples (outlier exposure).
+    """
+    shape = tf.shape(images)
+    n, size = shape[0], shape[1]
+    grid = tf.random.uniform((), 2, 5, dtype=tf.int32)
+    tile = size // grid
+    side = grid * tile
+    tiles = tf.reshape(images[:, :side, :side], (n, grid, tile, grid, tile, 3))
+    tiles = tf.reshape(tf.transpose(tiles, (0, 1, 3, 2, 4, 5)), (n * grid * grid, tile, tile, 3))
+    tiles = tf.gather(tiles, tf.random.uniform((n * grid * grid,), 0, n * grid * grid, tf.int32))
+    mosaics = tf.reshape(tf.transpose(tf.reshape(tiles, (n, grid, grid, tile, tile, 3)),
+                                      (0, 1, 3, 2, 4, 5)), (n, side, side, 3))
+    return tf.image.resize(mosaics, (size, size))
+
+
 def training_pipeline(cached, classes, batch_size, flip=True, augment=None, class_weights=None,
-                      seed=0):
+                      outlier_share=0.0, seed=0):
     """Epoch stream of (float32 images, one-hot labels[, sample weights]) batches.
 
     With `flip`, each image is mirrored with probability 0.5 and its label is moved to the
-    mirror view (left <-> right, ...). `augment` is a Keras layer applied to every batch.
+    mirror view (left <-> right, ...). With `outlier_share` > 0 and an `other` class, that share
+    of every batch becomes scrambled mosaics labelled `other`. `augment` is a Keras layer applied
+    to every batch.
     """
     n_classes = len(classes)
     permutation = tf.constant(mirror_permutation(classes), tf.int32)
     weights = None if class_weights is None else tf.constant(class_weights, tf.float32)
+    outliers = outlier_share > 0 and "other" in classes
+    other = classes.index("other") if outliers else -1
 
     def to_batch(images, labels):
         images = tf.cast(images, tf.float32)
@@ -272,6 +295,11 @@ def training_pipeline(cached, classes, batch_size, flip=True, augment=None, clas
             mirrored = tf.random.uniform((tf.shape(images)[0],), seed=seed) < 0.5
             images = tf.where(mirrored[:, None, None, None], images[:, :, ::-1, :], images)
             labels = tf.where(mirrored, tf.gather(permutation, labels), labels)
+            onehot = tf.one_hot(labels, n_classes)
+        if outliers:
+            chosen = tf.random.uniform((tf.shape(images)[0],)) < outlier_share
+            images = tf.where(chosen[:, None, None, None], scrambled_mosaics(images), images)
+            labels = tf.where(chosen, other, labels)
             onehot = tf.one_hot(labels, n_classes)
         if augment is not None:
             images = tf.clip_by_value(augment(images, training=True), 0.0, 255.0)

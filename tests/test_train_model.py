@@ -194,3 +194,15 @@ def test_bad_input_from_the_real_script(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_outlier_mosaics_are_labelled_other(tmp_path):
+    from classifier import training_data
+    make_view_folder(tmp_path, ["front", "left", "other"], 4)
+    files = training_data.read_view_folders(tmp_path)
+    classes = training_data.class_list(files.views, flip=True)
+    cached, _ = training_data.decoded_dataset(files, classes, 32, "stretch")
+    stream = training_data.training_pipeline(cached, classes, 12, outlier_share=1.0)
+    images, onehot = next(iter(stream))
+    assert images.shape == (12, 32, 32, 3)
+    assert set(onehot.numpy().argmax(axis=1)) == {classes.index("other")}
