@@ -111,6 +111,8 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     """Serve the labelling page until Ctrl-C, or export with --export."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     args = parse_args(argv)
     if args.export:
         return export(args)
@@ -135,7 +137,6 @@ def main(argv=None):
         cached = session.queue.cached_predictions
         print(f"model guesses: {cached:,} from the cache, the other "
               f"{state['total'] - cached:,} are computed in the background")
-    signal.signal(signal.SIGTERM, _interrupt)
 
     def ready(url):
         print(f"open {url} in a browser; Ctrl-C stops (every decision is saved as it is made)",
