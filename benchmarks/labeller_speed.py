@@ -146,16 +146,19 @@ class Server:
         self.thread.start()
 
     def get(self, path):
+        """GET `path`; the body."""
         with urllib.request.urlopen(self.url + path, timeout=60) as reply:
             return reply.read()
 
     def post(self, path, body):
+        """POST `body` as JSON to `path`; the JSON answer."""
         request = urllib.request.Request(self.url + path, json.dumps(body).encode(),
                                          {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as reply:
             return json.loads(reply.read())
 
     def stop(self):
+        """Stop serving."""
         self.server.shutdown()
         self.server.server_close()
 

@@ -291,6 +291,7 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.before_request
     def refuse_foreign_requests():
+        """403 for another host name (DNS rebinding) or a cross-site POST."""
         if allowed_hosts is not None and _hostname(request.host) not in allowed_hosts:
             abort(403, "unknown host name")
         if request.method not in ("GET", "HEAD"):
@@ -300,6 +301,7 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.after_request
     def security_headers(response):
+        """No scripts, styles or images from anywhere but here; no caching of the API."""
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -312,24 +314,29 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.errorhandler(HTTPException)
     def json_error(error):
+        """Errors as JSON: {"error": what is wrong, "status": code}."""
         response = jsonify(error=error.description, status=error.code)
         response.status_code = error.code
         return response
 
     @app.get("/")
     def index():
+        """The page."""
         return send_from_directory(STATIC_DIR, "index.html")
 
     @app.get("/api/state")
     def state():
+        """Counts, speed and model progress."""
         return jsonify(state=session.state())
 
     @app.get("/api/page")
     def page():
+        """The next review page (one view, most confident first) and the state."""
         return jsonify(page=session.review_page(), state=session.state())
 
     @app.get("/api/queue")
     def queue():
+        """The next `count` photos for single mode, leaving out `exclude` names."""
         try:
             count = int(request.args.get("count", "10"))
         except ValueError:
@@ -341,12 +348,14 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.post("/api/label")
     def label():
+        """Record one decision: {"file", "view"} (a view or skip)."""
         file, view = _decision(session, _json_object())
         action = session.label(file, view)
         return jsonify(action=action, state=session.state())
 
     @app.post("/api/accept")
     def accept():
+        """Record a review page: {"view", "items": [{"file", "view"}]}, one action."""
         data = _json_object()
         view, items = data.get("view"), data.get("items")
         if view not in VIEWS:
@@ -361,17 +370,20 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.post("/api/undo")
     def undo():
+        """Take back the latest action; answers what was undone."""
         _json_object()
         return jsonify(undone=session.undo(), state=session.state())
 
     @app.post("/api/next-view")
     def next_view():
+        """Pass the review turn to the next view."""
         _json_object()
         session.next_view()
         return jsonify(state=session.state())
 
     @app.get("/thumb/<path:name>")
     def thumb(name):
+        """The thumbnail of a listed photo (404 for anything else)."""
         if session.photo_path(name) is None:
             abort(404, "no such photo")
         content, mimetype = session.thumbnail(name)
@@ -381,6 +393,7 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.get("/preview/<path:name>")
     def preview(name):
+        """The single-mode preview (at most 1280 px) of a listed photo."""
         if session.photo_path(name) is None:
             abort(404, "no such photo")
         content, mimetype = session.thumbnail(name, preview=True)
@@ -390,6 +403,7 @@ def create_app(input_dir, out_dir, classifier=None, page_size=24, thumb_size=THU
 
     @app.get("/image/<path:name>")
     def image(name):
+        """The original file of a listed photo."""
         path = session.photo_path(name)
         if path is None:
             abort(404, "no such photo")
