@@ -454,6 +454,7 @@ class SortResult:
     counts: dict = field(default_factory=dict)       # this run: destination folder -> files
     errors: list = field(default_factory=list)       # this run: (file, reason)
     deferred: int = 0                                # destination appeared meanwhile; re-run
+    vanished: int = 0                                # deleted by someone else during the run
     recovered: int = 0                               # operations finished from a killed run
     skipped: int = 0                                 # already sorted, not processed again
     seconds: float = 0.0
@@ -543,7 +544,10 @@ class _Writer(threading.Thread):
             # Copy the batch to temporary files and make them durable with one sync, not one
             # fsync per file; each is then linked to its name (see _perform).
             for op in ops:
-                op["tmp"] = _copy_to_temp(op["src"], os.path.dirname(op["dst"]), sync=False)
+                try:
+                    op["tmp"] = _copy_to_temp(op["src"], os.path.dirname(op["dst"]), sync=False)
+                except FileNotFoundError:
+                    pass  # the source vanished: _perform below finds out again and skips it
             os.sync()
         rows, touched = [], set()
         for op in ops:
@@ -551,6 +555,11 @@ class _Writer(threading.Thread):
                 _perform(op)
             except FileExistsError:
                 self.result.deferred += 1
+                continue
+            except FileNotFoundError:
+                if os.path.lexists(op["src"]):
+                    raise
+                self.result.vanished += 1  # deleted by someone else since it was listed
                 continue
             rows.append(op["row"])
             touched.update({os.path.dirname(op["src"]), os.path.dirname(op["dst"])})
@@ -564,7 +573,7 @@ class _Writer(threading.Thread):
             self.journal.done(batch_id)
 
 
-def _work_list(input_dir, manifest, mode):
+def _work_list(input_dir, manifest):
     """Images directly inside `input_dir` still to sort, and how many were skipped as done."""
     active, errors = replay(manifest)
     # A moved file that is back at its old name is a new file; a copied one is the original.
@@ -654,7 +663,7 @@ def sort_folder(classifier, input_dir, output_dir=None, threshold=0.7, mode="mov
         try:
             _remove_temp_files(output, [*classifier.classes, UNKNOWN])
             _remove_temp_files(input_dir, ["."])
-            paths, skipped, errors = _work_list(input_dir, manifest, mode)
+            paths, skipped, errors = _work_list(input_dir, manifest)
             result = SortResult(output, list(classifier.classes), recovered=recovered,
                                 skipped=skipped, mode=mode)
             _run(result, classifier, paths, manifest, journal, output, threshold, mode, False,
@@ -671,7 +680,7 @@ def _dry_run(classifier, input_dir, output, threshold, mode, batch_size, flip_av
              progress):
     manifest_path = output / MANIFEST_NAME
     manifest = Manifest(manifest_path, classifier.classes, repair=False)  # never written
-    paths, skipped, errors = _work_list(input_dir, manifest, mode)
+    paths, skipped, errors = _work_list(input_dir, manifest)
     result = SortResult(output, list(classifier.classes), skipped=skipped, dry_run=True,
                         mode=mode)
     _run(result, classifier, paths, manifest, None, str(output), threshold, mode, True, errors,
@@ -869,6 +878,8 @@ def summary_table(result):
     if result.deferred:
         lines.append(f"{result.deferred} images left in place because their destination name "
                      "appeared during the run; run again to sort them")
+    if result.vanished:
+        lines.append(f"{result.vanished} images were deleted by something else during the run")
     for path, reason in result.errors[:10]:
         lines.append(f"error: {path}: {reason}")
     if len(result.errors) > 10:

@@ -81,7 +81,7 @@ def assert_each_original_once(originals, folder):
 
 def run_script(*args, env=None, check=True):
     result = subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=REPO,
-                            capture_output=True, text=True, env=env, timeout=120)
+                            capture_output=True, text=True, env=env, timeout=600)
     if check:
         assert result.returncode == 0, result.stderr
     return result
