@@ -34,6 +34,18 @@ STATIC_DIR = Path(__file__).resolve().parent / "labeller_static"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 VIEW_KEYS = {view: str(i + 1) for i, view in enumerate(VIEWS)}
 SKIP_KEY = "s"
+VIEW_HINTS = {
+    "front": "the car head-on from the front",
+    "front_left": "front three-quarter, the front toward the image left",
+    "front_right": "front three-quarter, the front toward the image right",
+    "left": "side profile, the front pointing to the image left",
+    "right": "side profile, the front pointing to the image right",
+    "rear": "the car from straight behind",
+    "rear_left": "rear three-quarter showing the car's left side",
+    "rear_right": "rear three-quarter showing the car's right side",
+    "other": "interiors, details, engines: anything not a whole car",
+    "skip": "leave the photo out (unsure, several cars, broken)",
+}
 PREVIEW_SIZE = 1280
 MAX_QUEUE_REQUEST = 100
 MAX_PAGE_ITEMS = 500
@@ -194,6 +206,7 @@ class LabellingSession:
             "views": list(VIEWS),
             "azimuth": VIEW_AZIMUTH_DEGREES,
             "keys": {**VIEW_KEYS, SKIP: SKIP_KEY},
+            "hints": VIEW_HINTS,
             "counts": counts,
             "labelled": sum(counts[view] for view in VIEWS),
             "skipped": counts[SKIP],

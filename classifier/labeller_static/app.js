@@ -100,6 +100,7 @@
     for (const view of S.info.views.concat([SKIP])) {
       const item = el("li", "v-" + view);
       item.dataset.view = view;
+      item.title = S.info.hints[view] || "";
       item.appendChild(el("kbd", "", S.info.keys[view]));
       item.appendChild(view === SKIP ? el("span", "glyph") : glyph(view));
       item.appendChild(el("span", "name", view));
@@ -379,7 +380,9 @@
     item.top.forEach(([view, p], rank) => {
       const row = el("li", "v-" + view + (rank === 0 ? " top" : ""));
       row.appendChild(el("kbd", "", S.info.keys[view]));
-      row.appendChild(el("span", "name", view));
+      const name = el("span", "name", view);
+      name.appendChild(el("small", "", S.info.hints[view] || ""));
+      row.appendChild(name);
       const meter = el("span", "meter");
       const fill = el("i");
       fill.style.width = percent(p);
