@@ -5,6 +5,7 @@ resizes), so a corrupt or odd file is handled the same way everywhere: it raises
 `ImageDecodeError` naming the file, which callers count and skip.
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -41,7 +42,10 @@ def list_images(folder):
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
-    return sorted(p for p in folder.iterdir() if is_image_name(p) and p.is_file())
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries
+                       if is_image_name(entry.name) and entry.is_file())
+    return [folder / name for name in names]
 
 
 def _open(path):
