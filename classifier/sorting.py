@@ -698,6 +698,8 @@ def _run(result, classifier, paths, manifest, journal, output, threshold, mode, 
     start = time.perf_counter()
     try:
         if paths:
+            if progress:
+                progress(0, len(paths))
             for batch in _batches(classifier, paths, batch_size, flip_average, timings):
                 if writer.failure is not None:
                     break
