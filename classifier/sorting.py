@@ -464,6 +464,7 @@ class SortResult:
     dry_run: bool = False
     mode: str = "move"
     planned: list = field(default_factory=list)      # dry run: first few (file, destination)
+    interrupted: bool = False                        # dry run: a killed sort awaits a re-run
 
     @property
     def processed(self):
@@ -683,6 +684,7 @@ def _dry_run(classifier, input_dir, output, threshold, mode, batch_size, flip_av
     paths, skipped, errors = _work_list(input_dir, manifest)
     result = SortResult(output, list(classifier.classes), skipped=skipped, dry_run=True,
                         mode=mode)
+    result.interrupted = (output / STATE_DIR / JOURNAL_NAME).exists()
     _run(result, classifier, paths, manifest, None, str(output), threshold, mode, True, errors,
          batch_size, flip_average, progress)
     if manifest_path.exists():
@@ -880,6 +882,8 @@ def summary_table(result):
     if result.deferred:
         lines.append(f"{result.deferred} images left in place because their destination name "
                      "appeared during the run; run again to sort them")
+    if result.interrupted:
+        lines.append("an interrupted sort is pending: the next run without --dry-run finishes it")
     if result.vanished:
         lines.append(f"{result.vanished} images were deleted by something else during the run")
     for path, reason in result.errors[:10]:
