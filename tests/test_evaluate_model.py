@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_script(*args):
     return subprocess.run([sys.executable, "classifier/evaluate_model.py", *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def test_evaluate_prints_and_writes_the_report(tiny_classifier_run, tmp_path):

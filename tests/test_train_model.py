@@ -35,7 +35,7 @@ def make_view_folder(root, views, per_view, seed=0, size=(40, 30)):
     return Path(root)
 
 
-def run_script(*args, timeout=120):
+def run_script(*args, timeout=600):
     return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
 
