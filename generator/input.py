@@ -28,6 +28,26 @@ def check_image_size(image_size):
     return image_size
 
 
+def small_pictures_warning(paths, image_size, sample=100):
+    """A warning (text) when pictures among the first `sample` are smaller than half the
+    training size (they get upscaled, so blurry), else None. Reads only the files' headers."""
+    from PIL import Image
+    small = []
+    for path in paths[:sample]:
+        try:
+            with Image.open(path) as image:
+                if min(image.size) < image_size // 2:
+                    small.append((path, image.size))
+        except OSError:
+            continue  # unreadable files are reported by the decoder
+    if not small:
+        return None
+    path, (width, height) = small[0]
+    return (f"warning: {len(small)} of the first {min(sample, len(paths))} pictures are smaller "
+            f"than {image_size // 2} px (e.g. {path}, {width}x{height}); they are upscaled to "
+            f"{image_size} px and will look blurry")
+
+
 def find_training_images(folder):
     """The image files in `folder`; UsageError if it is missing, not a folder or has none."""
     folder = Path(folder)
@@ -50,6 +70,9 @@ class TrainingImages:
         from data.pipeline import decoded_images
         self.paths = find_training_images(folder)
         self.folder, self.image_size, self.channels = Path(folder), image_size, channels
+        warning = small_pictures_warning(self.paths, image_size)
+        if warning:
+            print(warning, file=sys.stderr)
         dataset, self.failed = decoded_images(self.paths, image_size, fit)
         if channels == 1:
             dataset = dataset.map(lambda image: tf.cast(

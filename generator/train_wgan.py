@@ -168,18 +168,14 @@ def main(argv=None):
     args = parse_args(argv)
     options = resolve_options(args)
     if args.sweep:
-        from generator.sweep import parse_sweep
+        from generator.sweep import parse_sweep, run_sweep
         grid = parse_sweep(args.sweep, SWEEPABLE)
         if options.get("out"):
             raise UsageError("--out names one run folder; a sweep makes one per configuration")
+    from generator.training import TrainingDiverged, split_cpu, train  # imports TensorFlow
     if args.cpu_replicas:
-        from data.cli import quiet_tensorflow
-        quiet_tensorflow()
-        from generator.training import split_cpu
         split_cpu(args.cpu_replicas)
-    from generator.training import TrainingDiverged, train
     if args.sweep:
-        from generator.sweep import run_sweep
         return 1 if run_sweep(options, grid, train) else 0
     try:
         folder = train(options)

@@ -22,13 +22,13 @@ TINY = ["--image-size", "32", "--width", "8", "--latent-dim", "8", "--batch", "8
         "--n-critic", "2", "--no-progress"]
 
 
-def make_pictures(folder, count, seed=0):
+def make_pictures(folder, count, seed=0, size=(48, 28)):
     """`count` small wide pictures of a coloured 'car' box on a plain background, plus one
     corrupt file."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     for i in range(count):
-        image = Image.new("RGB", (48, 28), tuple(int(c) for c in rng.integers(150, 255, 3)))
+        image = Image.new("RGB", size, tuple(int(c) for c in rng.integers(150, 255, 3)))
         draw = ImageDraw.Draw(image)
         left = int(rng.integers(2, 10))
         draw.rectangle([left, 10, left + 30, 22], fill=tuple(int(c) for c in rng.integers(0, 120, 3)))
@@ -172,8 +172,9 @@ def test_bad_input(tmp_path):
     bad_size = run("--data", tmp_path / "empty" / "front_left", *TINY[2:], "--image-size", "48")
     assert bad_size.returncode == 2 and "power of two" in bad_size.stderr
 
-    few = make_pictures(tmp_path / "few" / "front_left", 3)
+    few = make_pictures(tmp_path / "few" / "front_left", 3, size=(12, 8))
     result = run("--data", few, *TINY, "--epochs", "1", "--out", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     assert "warning:" in result.stderr and "fewer than a batch of 8" in result.stderr
+    assert "smaller than 16 px" in result.stderr and "12x8" in result.stderr
     assert len(metrics(tmp_path / "run")) == 1
