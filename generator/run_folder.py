@@ -32,10 +32,11 @@ METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wass
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
 EVAL_COLUMNS = ("step", "epoch", "view_fidelity", "real_view_fidelity", "fd_classifier", "kid",
                 "diversity", "real_diversity")
-# Options that change what is trained: a resumed run must have the same values.
+# Options that change what is trained: a resumed run must have the same values. (How it is
+# computed - --jit, --mixed-precision, --strategy - may change, e.g. to resume on a GPU.)
 TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "latent_dim",
                     "batch", "n_critic", "lr", "clip_value", "gp_weight", "beta_1", "beta_2",
-                    "width", "steps_per_epoch", "grid", "seed", "strategy", "mixed_precision")
+                    "width", "steps_per_epoch", "grid", "seed")
 NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
 MAX_GIF_FRAMES = 100
 

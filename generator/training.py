@@ -193,8 +193,7 @@ def _train(options, folder, say):
         raise UsageError(f"--batch {batch} must be a multiple of the {replicas} replicas")
     steps_per_epoch = options["steps_per_epoch"] or math.ceil(images.count / batch)
     wgan = build_wgan(options, strategy)
-    if not options["resume"]:
-        folder.write_options(options)
+    folder.write_options(options)  # on resume too: --epochs or the speed options may differ
     devices = (f"{replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
                if strategy else "1 device")
     say(f"training on {images.count} images of {images.folder}, {steps_per_epoch} generator "
