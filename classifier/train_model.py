@@ -63,10 +63,10 @@ def parse_args(argv=None):
     parser.add_argument("--augment", type=float, default=1.0,
                         help="strength of rotation/shift/zoom/contrast/brightness/saturation "
                              "augmentation, 0 = off (default: 1.0)")
-    parser.add_argument("--outliers", type=float, default=0.0,
+    parser.add_argument("--outliers", type=float, default=0.15,
                         help="share of every batch replaced by scrambled mosaics of photo "
-                             "pieces labelled `other` (outlier exposure); needs an `other` "
-                             "class (default: 0)")
+                             "pieces labelled `other` (outlier exposure), used only when the "
+                             "data has an `other` class; 0 = off (default: 0.15)")
     parser.add_argument("--no-flip-average", dest="flip_average", action="store_false",
                         help="do not average predictions over the mirrored photo at test time "
                              "(default: averaging on)")
