@@ -22,7 +22,8 @@ from data.render_mesh import (CHROME, EMISSIVE, GLASS, LAMP, MATTE, PAINT, PLAST
                               Camera, Lighting, Scene, arc, clip_polygon, draw_scene, fit_camera,
                               look_at, orbit_eye, oriented, resample_polyline, rounded_rectangle,
                               signed_area, vertex_inward_normals)
-from data.render_scenes import background, finish_photo, sample_background_kind, sample_paint
+from data.render_scenes import (background, finish_photo, paint_reflections,
+                                sample_background_kind, sample_paint)
 from data.views import VIEW_AZIMUTH_DEGREES
 
 STYLES = ("sedan", "hatchback", "coupe", "wagon", "suv", "pickup", "van")
@@ -183,7 +184,7 @@ def sample_shape(rng, style, dimensions=None):
         tumblehome=_uniform(rng, ranges["tumblehome"]),
         front_round=_uniform(rng, ranges["front_round"]),
         rear_round=_uniform(rng, ranges["rear_round"]),
-        shoulder_round=rng.uniform(0.04, 0.09), roof_round=rng.uniform(0.05, 0.1),
+        shoulder_round=rng.uniform(0.05, 0.11), roof_round=rng.uniform(0.07, 0.13),
         crown=rng.uniform(0.015, 0.045),
         doors=2 if style == "coupe" or (style == "hatchback" and rng.random() < 0.3) else 4,
     )
@@ -203,12 +204,15 @@ def sample_look(rng, style):
     rim, rim_material = rim_choices[rng.choice(len(rim_choices), p=[0.4, 0.25, 0.15, 0.1, 0.1])]
     grille = [(20, 20, 22), (35, 36, 40), (150, 152, 158)][rng.choice(3, p=[0.6, 0.25, 0.15])]
     tall = style in ("suv", "pickup", "van")
+    extras = {"brake": (int(rng.uniform(35, 110)),) * 3,
+              "window_trim": (200, 202, 206) if rng.random() < 0.35 else None}
     return CarLook(
+        extras=extras,
         paint=paint, pillar=pillar, glass=_jitter(rng, (22, 27, 33), 5), trim=dark,
         rim=_jitter(rng, rim, 6), rim_material=rim_material, spokes=int(rng.integers(5, 11)),
-        rim_share=rng.uniform(0.6, 0.76), grille=grille, grille_style=int(rng.integers(0, 4)),
+        rim_share=rng.uniform(0.62, 0.8), grille=grille, grille_style=int(rng.integers(0, 4)),
         headlamp=_jitter(rng, (205, 210, 218), 10), lamp_shape=int(rng.integers(0, 4)),
-        tail_lamp=_jitter(rng, (190, 20, 25), 12),
+        tail_lamp=_jitter(rng, (205, 22, 28), 12),
         cladding=bool(tall and rng.random() < 0.5) or bool(style == "wagon" and rng.random() < 0.2),
         roof=dark if rng.random() < 0.08 else paint,
     )
@@ -232,59 +236,50 @@ class Profile:
 
 
 def _tub_profile(shape):
+    """The lower body's side profile, counter-clockwise from the rear end of the underside.
+
+    Edge kinds: bottom, arch, front (bumper and fascia), hood, cabin (under the greenhouse),
+    deck (trunk lid) or bed (pickup), rear (tail panel and bumper).
+    """
     s = shape
     c = s.clearance
-    bottom = [np.array([[s.rear + s.rear_round * 0.6, c + 0.05]])]
+    points, kinds, rounding = [], [], []
+
+    def add(xz, kind, radius):
+        points.append(xz)
+        kinds.append(kind)
+        rounding.append(radius)
+
+    add((s.rear + s.rear_round * 0.6, c + 0.05), "bottom", s.rear_round * 0.7)
     for axle in (s.rear_axle, s.front_axle):
         below = np.clip((c - s.wheel_radius) / s.arch_radius, -0.95, 0.0)
         start = np.degrees(np.pi - np.arcsin(below))
-        bottom.append(arc((axle, s.wheel_radius), s.arch_radius, start, 180 - start, 11))
-    bottom.append(np.array([[s.front - s.front_round * 0.5, c + 0.04]]))
-    bottom = np.concatenate(bottom)
-    bottom_kinds = ["bottom"] * len(bottom)
-    arch_count = 11
-    for k in range(2):
-        first = 1 + k * arch_count
-        for i in range(first, first + arch_count - 1):
-            bottom_kinds[i] = "arch"
-
-    front = np.array([
-        [s.front - 0.05, c + 0.12],
-        [s.front, s.nose],
-        [s.front - s.nose_setback, s.hood_front],
-    ])
-    hood_mid = (front[-1] + (s.cowl, s.belt)) / 2 + (0.0, 0.03)
-    hood = resample_polyline([front[-1], hood_mid, (s.cowl, s.belt)], 0.45)[1:]
-    cabin = resample_polyline([(s.cowl, s.belt), (s.rear_base, s.belt)], 0.6)[1:]
-    points = [bottom, front, hood[:-1], cabin]
-    kinds = bottom_kinds + ["front"] * 3 + ["hood"] * (len(hood) - 1) + ["cabin"] * len(cabin)
-    rear_top = s.deck if s.style in ("sedan", "coupe") else s.belt
+        arch = arc((axle, s.wheel_radius), s.arch_radius, start, 180 - start, 11)
+        for k, xz in enumerate(arch):
+            add(xz, "arch" if k < len(arch) - 1 else "bottom", 0.0)
+    add((s.front - s.front_round * 0.5, c + 0.04), "bottom", s.front_round * 0.7)
+    add((s.front - 0.05, c + 0.12), "front", s.front_round)
+    add((s.front, s.nose), "front", s.front_round)
+    hood_front = (s.front - s.nose_setback, s.hood_front)
+    hood_mid = np.add(hood_front, (s.cowl, s.belt)) / 2 + (0.0, 0.03)
+    for xz in resample_polyline([hood_front, hood_mid, (s.cowl, s.belt)], 0.45)[:-1]:
+        add(xz, "hood", s.shoulder_round)
+    for xz in resample_polyline([(s.cowl, s.belt), (s.rear_base, s.belt)], 0.6)[:-1]:
+        add(xz, "cabin", s.shoulder_round)
     if s.style in ("sedan", "coupe", "pickup"):
+        deck_end = (s.rear + (0.03 if s.style == "pickup" else 0.1), s.deck)
         kind = "bed" if s.style == "pickup" else "deck"
-        deck_end = (s.rear + (0.03 if s.style == "pickup" else 0.1), rear_top)
-        deck = resample_polyline([(s.rear_base, s.belt), deck_end], 0.5)[1:]
-        points.append(deck)
-        kinds += [kind] * len(deck)
-        rear_start = []
+        for xz in resample_polyline([(s.rear_base, s.belt), deck_end], 0.5)[:-1]:
+            add(xz, kind, s.shoulder_round)
+        add(deck_end, "rear", s.rear_round)
+        rear_top = s.deck
     else:
-        rear_start = []
-    tail = np.array(rear_start + [
-        [s.rear + 0.02, rear_top - 0.07],
-        [s.rear, max(rear_top - 0.38, c + 0.3)],
-        [s.rear + 0.03, c + 0.16],
-    ])
-    points.append(tail)
-    kinds += ["rear"] * len(tail)
-    kinds[-1] = "bottom"
-    points = np.concatenate(points)
-    rounding = np.zeros(len(points))
-    n_bottom = len(bottom)
-    rounding[0] = s.rear_round * 0.7
-    rounding[n_bottom - 1] = s.front_round * 0.7
-    rounding[n_bottom:n_bottom + 3] = s.front_round
-    rounding[n_bottom + 3:len(points) - len(tail)] = s.shoulder_round
-    rounding[len(points) - len(tail):] = s.rear_round
-    return Profile(points, rounding, kinds)
+        add((s.rear_base, s.belt), "rear", s.rear_round)
+        rear_top = s.belt
+    add((s.rear + 0.02, rear_top - 0.07), "rear", s.rear_round)
+    add((s.rear, max(rear_top - 0.38, c + 0.3)), "rear", s.rear_round)
+    add((s.rear + 0.03, c + 0.16), "bottom", s.rear_round)
+    return Profile(np.array(points, float), np.array(rounding, float), kinds)
 
 
 def _greenhouse_profile(shape):
@@ -430,19 +425,36 @@ def _add_front(scene, tub, shape, look, rng, group, parts):
     t_hood = _chain_param(tub.profile, "front", [s.hood_front])[0]
     half = tub.half_arc(t_hood)
     lamp_high = s.hood_front - rng.uniform(0.02, 0.06)
-    lamp_low = lamp_high - rng.uniform(0.09, 0.2) * (1.2 if s.style in ("suv", "pickup") else 1)
+    lamp_low = lamp_high - rng.uniform(0.11, 0.22) * (1.2 if s.style in ("suv", "pickup") else 1)
     lamp_inner = half * rng.uniform(0.42, 0.62)
     lamp = _lamp_outline(look.lamp_shape, lamp_inner, half * 1.02, lamp_low, lamp_high,
                          rng.uniform(-0.04, 0.05))
     lamps = []
+    housing = (55, 58, 64) if rng.random() < 0.5 else (150, 153, 160)
+    projectors = int(rng.integers(1, 3))
+    drl = rng.random() < 0.6
     for polygon in (lamp, _mirror(lamp)):
         points = _band_decal(tub, "front", polygon)
         scene.add(points, look.headlamp, LAMP, group)
         lamps.append(points)
-        inner = polygon.mean(axis=0)
-        bulb = rounded_rectangle(inner[0] - 0.035, inner[1] - 0.03, inner[0] + 0.035,
-                                 inner[1] + 0.03, 0.03, 3)
-        scene.add(_band_decal(tub, "front", bulb), (240, 244, 250), LAMP, group)
+        # Inside the clear lens: a housing, one or two round projectors, a daytime strip.
+        centre = polygon.mean(axis=0)
+        scene.add(_band_decal(tub, "front", centre + (polygon - centre) * 0.78), housing,
+                  CHROME, group)
+        size = (lamp_high - lamp_low) * 0.32
+        spread = (polygon[:, 0].max() - polygon[:, 0].min()) * 0.22
+        for k in range(projectors):
+            offset = 0.0 if projectors == 1 else (k - 0.5) * 2 * spread
+            cx = centre[0] + offset
+            bulb = rounded_rectangle(cx - size, centre[1] - size, cx + size, centre[1] + size,
+                                     size, 3)
+            scene.add(_band_decal(tub, "front", bulb), (246, 248, 252), EMISSIVE, group)
+        if drl:
+            low = polygon[:, 1].min() + (lamp_high - lamp_low) * 0.12
+            x_lo, x_hi = polygon[:, 0].min(), polygon[:, 0].max()
+            strip = np.array([[x_lo + 0.02, low], [x_hi - 0.02, low], [x_hi - 0.02, low + 0.018],
+                              [x_lo + 0.02, low + 0.018]])
+            scene.add(_band_decal(tub, "front", strip), (252, 252, 255), EMISSIVE, group)
     parts["lamps"] = lamps
     grille_half = lamp_inner * rng.uniform(0.7, 0.98)
     grille_top = lamp_high - rng.uniform(0.0, 0.04)
@@ -504,16 +516,24 @@ def _add_rear(scene, tub, shape, look, rng, group):
         lamp_low = lamp_high - rng.uniform(0.25, 0.4)
         lamp_inner = half * rng.uniform(0.8, 0.88)
     else:
-        lamp_low = lamp_high - rng.uniform(0.08, 0.17)
-        lamp_inner = half * rng.uniform(0.45, 0.7)
+        lamp_low = lamp_high - rng.uniform(0.12, 0.24)
+        lamp_inner = half * rng.uniform(0.4, 0.65)
     lamp = _lamp_outline(int(rng.integers(0, 4)), lamp_inner, half * 1.03, lamp_low, lamp_high,
                          rng.uniform(-0.03, 0.03))
     for polygon in (lamp, _mirror(lamp)):
         scene.add(_band_decal(tub, "rear", polygon), look.tail_lamp, LAMP, group)
+        # A darker inner lens with a bright light strip, and a white reversing lamp.
+        centre = polygon.mean(axis=0)
+        scene.add(_band_decal(tub, "rear", centre + (polygon - centre) * 0.7),
+                  _shade(look.tail_lamp, 0.6), LAMP, group)
+        x_lo, x_hi = polygon[:, 0].min(), polygon[:, 0].max()
+        strip = np.array([[x_lo + 0.02, centre[1] - 0.012], [x_hi - 0.02, centre[1] - 0.012],
+                          [x_hi - 0.02, centre[1] + 0.012], [x_lo + 0.02, centre[1] + 0.012]])
+        scene.add(_band_decal(tub, "rear", strip), (255, 70, 70), EMISSIVE, group)
         inner = polygon[polygon[:, 0].argmin()] if polygon[0, 0] > 0 else polygon[polygon[:, 0].argmax()]
         reverse = np.array([[-0.05, -0.025], [0.05, -0.025], [0.05, 0.025], [-0.05, 0.025]])
-        centre = polygon.mean(axis=0) * 0.6 + inner * 0.4
-        scene.add(_band_decal(tub, "rear", reverse + centre), (215, 215, 220), LAMP, group)
+        centre = centre * 0.6 + inner * 0.4
+        scene.add(_band_decal(tub, "rear", reverse + centre), (225, 225, 230), LAMP, group)
     if rng.random() < 0.4:
         bar = np.array([[-lamp_inner, lamp_high - 0.05], [lamp_inner, lamp_high - 0.05],
                         [lamp_inner, lamp_high - 0.025], [-lamp_inner, lamp_high - 0.025]])
@@ -536,6 +556,21 @@ def _add_rear(scene, tub, shape, look, rng, group):
             x0 = side * half * 0.55
             pipe = rounded_rectangle(x0 - 0.05, low - 0.035, x0 + 0.05, low + 0.005, 0.02, 3)
             scene.add(_band_decal(tub, "rear", pipe), (170, 170, 175), CHROME, group)
+    for side in (-1, 1):  # bumper reflectors
+        x0 = side * half * 0.82
+        reflector = np.array([[x0 - 0.05, low + 0.03], [x0 + 0.05, low + 0.03],
+                              [x0 + 0.05, low + 0.055], [x0 - 0.05, low + 0.055]])
+        scene.add(_band_decal(tub, "rear", reflector), (150, 20, 20), LAMP, group)
+    # The maker's badge above the plate and the model's name beside it.
+    badge_z = min(plate_z + 0.17, top_z - 0.06)
+    badge = rounded_rectangle(-0.05, badge_z - 0.03, 0.05, badge_z + 0.03, 0.03, 4)
+    scene.add(_band_decal(tub, "rear", badge), (205, 207, 212), CHROME, group)
+    letters_x = half * rng.uniform(0.3, 0.5) * (1 if rng.random() < 0.5 else -1)
+    for k in range(int(rng.integers(3, 7))):
+        x = letters_x + k * 0.035 * np.sign(letters_x)
+        letter = np.array([[x - 0.012, badge_z - 0.02], [x + 0.012, badge_z - 0.02],
+                           [x + 0.012, badge_z + 0.015], [x - 0.012, badge_z + 0.015]])
+        scene.add(_band_decal(tub, "rear", letter, 0.2), (200, 202, 208), CHROME, group)
 
 
 def _shade(rgb, factor):
@@ -573,7 +608,7 @@ def _wheel_polygons(shape, look, spin):
         hole = np.concatenate([arc((0, 0), rim_r * 0.86, a0, a1, 4),
                                arc((0, 0), rim_r * 0.34, a1 - 4, a0 + 4, 2)])
         points = np.stack([hole[:, 0], np.full(len(hole), half_width + 0.006), hole[:, 1]], 1)
-        polygons.append((points[::-1], (38, 38, 42), MATTE))
+        polygons.append((points[::-1], look.extras.get("brake", (38, 38, 42)), MATTE))
     polygons.append((disc(rim_r * 0.2, 0.009, 10), _shade(look.rim, 0.8), look.rim_material))
     return polygons
 
@@ -591,10 +626,10 @@ def _add_wheel(scene, polygons, center, side):
 
 def _add_mirror(scene, shape, look, greenhouse_half, side):
     s = shape
-    x0, x1 = s.cowl - 0.22, s.cowl - 0.08
+    x0, x1 = s.cowl - 0.26, s.cowl - 0.08
     y0 = greenhouse_half(np.array([s.belt + 0.06]))[0]
-    y1 = s.width / 2 + 0.13
-    z0, z1 = s.belt + 0.05, s.belt + 0.17
+    y1 = s.width / 2 + 0.17
+    z0, z1 = s.belt + 0.04, s.belt + 0.19
     group = scene.new_group()
     color = look.paint if look.pillar != look.trim else look.trim
     box = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
@@ -768,6 +803,8 @@ def build_car(scene, shape, look, rng, eye=None):
 
 def _side_extent(polygon, z):
     """(min x, max x) where the 2D polygon crosses height z."""
+    low, high = polygon[:, 1].min(), polygon[:, 1].max()
+    z = min(max(z, low + 1e-3 * (high - low)), high - 1e-3 * (high - low))
     a = polygon
     b = np.roll(polygon, -1, axis=0)
     crossing = (a[:, 1] - z) * (b[:, 1] - z) <= 0
@@ -806,6 +843,12 @@ def _side_decals(shape, look, rng, green_side, tub_side):
                                [x + w / 2 - 0.03, s.height], [x - w / 2 - 0.03, s.height]])
             pillar = clip_polygon(pillar, 1, s.belt, s.height - s.roof_round - 0.03)
             decals.append((pillar, look.trim, PLASTIC, True))
+    trim = look.extras.get("window_trim")
+    if trim is not None:  # a chrome strip under the side windows
+        x_low, x_high = _side_extent(window, s.belt + 0.05)
+        decals.append((np.array([[x_low, s.belt + 0.005], [x_high, s.belt + 0.005],
+                                 [x_high, s.belt + 0.025], [x_low, s.belt + 0.025]]),
+                       trim, CHROME, True))
 
     seam = (20, 20, 22)
     front_door = s.front_axle - s.arch_radius - rng.uniform(0.05, 0.15)
@@ -841,11 +884,18 @@ def _side_decals(shape, look, rng, green_side, tub_side):
         0, -9, x_front - 0.01), look.headlamp, LAMP, False))
     tail_z = (s.deck if s.style in ("sedan", "coupe") else s.belt) - 0.1
     x_rear = _side_extent(tub_side, tail_z)[0]
-    length = rng.uniform(0.08, 0.25)
+    length = rng.uniform(0.12, 0.35)
     decals.append((clip_polygon(np.array([
         [x_rear - 0.1, tail_z - 0.06], [x_rear + length, tail_z - 0.04],
         [x_rear + length * 0.8, tail_z + 0.05], [x_rear - 0.1, tail_z + 0.05]]),
         0, x_rear + 0.01, 9), look.tail_lamp, LAMP, False))
+    # Side marker lamps near the bumpers: amber at the front, red at the rear.
+    marker_z = s.clearance + (s.nose - s.clearance) * 0.75
+    front_end = _side_extent(tub_side, marker_z)[1]
+    rear_end = _side_extent(tub_side, marker_z)[0]
+    for x, color in ((front_end - 0.12, (235, 140, 25)), (rear_end + 0.12, (190, 25, 25))):
+        decals.append((rounded_rectangle(x - 0.05, marker_z - 0.018, x + 0.05, marker_z + 0.018,
+                                         0.015, 2), color, LAMP, False))
     if look.cladding:
         for axle in (s.front_axle, s.rear_axle):
             ring = np.concatenate([arc((axle, s.wheel_radius), s.arch_radius + 0.07, 200, -20, 10),
@@ -901,7 +951,9 @@ def _shadow(size, camera, shape, lighting, parts, rng, scale):
         pix, _ = camera.project(patch)
         draw.polygon([tuple(p) for p in pix * scale], fill=235)
     radius = max(0.8, rng.uniform(0.01, 0.03) * size[0])
-    return mask.filter(ImageFilter.GaussianBlur(radius))
+    # A box blur at half size, enlarged again: much cheaper than a Gaussian, as soft.
+    small = mask.resize((max(size[0] // 2, 1), max(size[1] // 2, 1)), Image.BILINEAR)
+    return small.filter(ImageFilter.BoxBlur(radius / 2)).resize(size, Image.BILINEAR)
 
 
 def _convex_hull(points):
@@ -929,7 +981,7 @@ def sample_lighting(rng, environment):
     direction = (np.cos(azimuth) * np.cos(elevation), np.sin(azimuth) * np.cos(elevation),
                  np.sin(elevation))
     sky, ground = environment
-    return Lighting(direction=direction, ambient=rng.uniform(0.35, 0.6),
+    return Lighting(direction=direction, ambient=rng.uniform(0.45, 0.7),
                     diffuse=rng.uniform(0.45, 0.8), sky_rgb=sky, ground_rgb=ground,
                     light_rgb=np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.88, 1.0)]))
 
@@ -951,7 +1003,7 @@ def render_car_photo(rng, view, width=320, height=240, style=None, dimensions=No
         eye = orbit_eye(azimuth, elevation, distance, target)
         parts = build_car(scene, shape, look, rng, eye)
         frame_points = scene.all_points()
-        fill = rng.uniform(0.72, 0.98)
+        fill = rng.uniform(0.8, 1.02)
     else:
         parts = build_car(scene, shape, look, rng)
         azimuth, elevation, distance, roll, target, frame_points = _close_up_camera(
@@ -959,9 +1011,9 @@ def render_car_photo(rng, view, width=320, height=240, style=None, dimensions=No
         eye = orbit_eye(azimuth, elevation, distance, target)
         fill = rng.uniform(0.5, 0.9)
     camera = Camera(eye=eye, rotation=look_at(eye, target, roll))
-    slack_x, slack_y = (1 - fill) * width / 2, (1 - fill) * height / 2
-    center = (width / 2 + rng.uniform(-1, 1) * (slack_x + width * 0.03),
-              height / 2 + rng.uniform(-1, 1) * (slack_y + height * 0.02))
+    slack_x, slack_y = max(1 - fill, 0) * width / 2, max(1 - fill, 0) * height / 2
+    center = (width / 2 + rng.uniform(-1, 1) * (slack_x + width * 0.015),
+              height / 2 + rng.uniform(-1, 1) * (slack_y + height * 0.015))
     fit_camera(camera, frame_points, width, height, fill, center)
 
     kind = sample_background_kind(rng)
@@ -974,8 +1026,13 @@ def render_car_photo(rng, view, width=320, height=240, style=None, dimensions=No
         painting = Image.composite(dark, painting, mask)
     canvas = painting.resize((width, height), Image.BILINEAR)
     canvas = canvas.resize((width * SUPERSAMPLE, height * SUPERSAMPLE), Image.NEAREST)
-    draw_scene(canvas, scene, camera, lighting, scale=SUPERSAMPLE)
-    return finish_photo(rng, canvas.reduce(SUPERSAMPLE))
+    mask = Image.new("L", canvas.size, 0)
+    draw_scene(canvas, scene, camera, lighting, scale=SUPERSAMPLE, mask=mask)
+    pixels, _ = camera.project(frame_points)
+    box = (*pixels.min(axis=0), *pixels.max(axis=0))
+    photo = paint_reflections(rng, canvas.reduce(SUPERSAMPLE), mask.reduce(SUPERSAMPLE), box,
+                              environment)
+    return finish_photo(rng, photo)
 
 
 def _close_up_camera(rng, close_up, shape, parts):

@@ -204,11 +204,17 @@ def shade(normals, view_dirs, albedo, materials, lighting):
     return np.clip(color, 0.0, 1.0)
 
 
-def draw_scene(image, scene, camera, lighting, scale=1.0):
+# How much of a per-pixel reflection each material shows (0..255), for `draw_scene`'s mask.
+REFLECTION_MASK = np.array([255, 230, 160, 0, 40, 60, 0, 0])
+
+
+def draw_scene(image, scene, camera, lighting, scale=1.0, mask=None):
     """Draw `scene` onto the Pillow RGB `image` through `camera`, far groups first.
 
     `scale` multiplies pixel coordinates (the camera is fitted at the output size; the canvas
-    may be supersampled). Returns the number of polygons drawn.
+    may be supersampled). With `mask` (an 'L' image of the same size) each polygon is also
+    drawn there with its material's REFLECTION_MASK value, which says where a reflection
+    texture may be laid over the car. Returns the number of polygons drawn.
     """
     if not scene.points:
         return 0
@@ -239,10 +245,18 @@ def draw_scene(image, scene, camera, lighting, scale=1.0):
     pixels, _ = camera.project(points)
     pixels = (pixels * scale).astype(np.float32)
     draw = ImageDraw.Draw(image)
-    for index, color in zip(order.tolist(), colors):
+    if mask is None:
+        for index, color in zip(order.tolist(), colors):
+            start = starts[index]
+            draw.polygon(pixels[start:start + counts[index]].ravel().tolist(), fill=tuple(color))
+        return len(order)
+    mask_draw = ImageDraw.Draw(mask)
+    mask_values = REFLECTION_MASK[np.array(scene.materials)[order]].tolist()
+    for index, color, value in zip(order.tolist(), colors, mask_values):
         start = starts[index]
         flat = pixels[start:start + counts[index]].ravel().tolist()
         draw.polygon(flat, fill=tuple(color))
+        mask_draw.polygon(flat, fill=value)
     return len(order)
 
 
@@ -271,6 +285,12 @@ def clip_polygon(polygon, axis, low, high):
     of shape (m, 2), m = 0 when nothing is left. Orientation is preserved.
     """
     result = np.asarray(polygon, float)
+    coordinate = result[:, axis]
+    smallest, largest = coordinate.min(), coordinate.max()
+    if smallest >= low and largest <= high:
+        return result
+    if largest < low or smallest > high:
+        return np.zeros((0, 2))
     for bound, sign in ((low, 1.0), (high, -1.0)):
         values = (result[:, axis] - bound) * sign
         inside = values >= 0
@@ -279,7 +299,8 @@ def clip_polygon(polygon, axis, low, high):
         if not inside.any():
             return np.zeros((0, 2))
         count = len(result)
-        following = np.roll(np.arange(count), -1)
+        following = np.arange(1, count + 1)
+        following[-1] = 0
         crossing = inside != inside[following]
         t = values / np.where(crossing, values - values[following], 1.0)
         candidates = np.empty((count, 2, 2))

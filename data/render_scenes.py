@@ -45,6 +45,41 @@ def _vary(rng, rgb, amount):
     return np.clip(_rgb(rgb) + rng.normal(0, amount, 3), 0, 255)
 
 
+def value_noise(rng, width, height, cells):
+    """Smooth random noise in about [-1, 1], shape (height, width): a grid of `cells` random
+    values across the width, enlarged with bicubic interpolation."""
+    grid_w = max(int(cells), 2)
+    grid_h = max(int(round(cells * height / width)), 2)
+    grid = Image.fromarray(rng.uniform(-1, 1, (grid_h, grid_w)).astype(np.float32), mode="F")
+    return np.asarray(grid.resize((width, height), Image.BICUBIC))
+
+
+def paint_reflections(rng, photo, mask, box, environment):
+    """Lay the environment's reflection over the car's shiny parts of `photo` (PIL RGB).
+
+    `mask` ('L', same size) says how shiny each pixel is; `box` (x0, y0, x1, y1) is the car's
+    extent in pixels. Real paint mirrors the world: a horizon line runs along the body, sky
+    above it and ground below, broken up by trees, buildings and clouds. The reflected world
+    is worked out at half size and blended in by the mask. Returns a PIL image.
+    """
+    width, height = photo.size
+    small_w, small_h = max(width // 2, 4), max(height // 2, 4)
+    x0, y0, x1, y1 = (v / 2 for v in box)
+    sky, ground = (np.asarray(c, np.float32) * 255 for c in environment)
+    ys = np.arange(small_h, dtype=np.float32)[:, None]
+    xs = np.arange(small_w, dtype=np.float32)[None, :]
+    horizon = y0 + (y1 - y0) * rng.uniform(0.3, 0.75) + rng.normal(0, 0.08) * (xs - (x0 + x1) / 2)
+    softness = max(0.5, rng.uniform(0.25, 2.0) * small_h / 120)
+    above = 1.0 / (1.0 + np.exp(np.clip((ys - horizon) / softness, -30, 30)))
+    span = max(x1 - x0, 4)
+    blotches = value_noise(rng, small_w, small_h, rng.uniform(4, 12) * small_w / span)
+    above = np.clip(above + blotches * rng.uniform(0.1, 0.45), 0, 1)[..., None]
+    world = np.clip(sky * above + ground * (1 - above), 0, 255).astype(np.uint8)
+    world = Image.fromarray(world).resize((width, height), Image.BILINEAR)
+    shine = rng.uniform(0.15, 0.4)
+    return Image.composite(world, photo, mask.point([int(v * shine) for v in range(256)]))
+
+
 def _grey(rng, low, high, tint):
     """A grey between `low` and `high` with a slight random tint."""
     return np.clip(rng.uniform(low, high) + rng.normal(0, tint, 3), 0, 255).astype(np.float32)
@@ -147,15 +182,7 @@ def _outdoor(rng, size, horizon, scale):
         layer = Image.fromarray(np.where(distance[..., None] > 0, ground,
                                          np.asarray(layer, np.float32)).astype(np.uint8))
         draw = ImageDraw.Draw(layer)
-    if rng.random() < 0.4:  # parked cars far away
-        for _ in range(int(rng.integers(1, 5))):
-            x = rng.uniform(0, 1) * width
-            w = rng.uniform(0.1, 0.25) * width
-            base = horizon_y(x) + rng.uniform(0.0, 0.08) * height
-            h = w * rng.uniform(0.3, 0.45)
-            color = tuple(int(v) for v in sample_paint(rng))
-            draw.rounded_rectangle([x - w / 2, base - h, x + w / 2, base], radius=h * 0.3,
-                                   fill=color)
+    _clutter(rng, draw, width, height, horizon_y, rng.uniform(0.0, 1.0))
     if ground_kind < 2 and rng.random() < 0.4:  # painted lines on the ground
         for _ in range(int(rng.integers(1, 4))):
             xa = rng.uniform(0, width)
@@ -163,9 +190,47 @@ def _outdoor(rng, size, horizon, scale):
             xb = xa + rng.normal(0, 0.5) * width
             draw.line([xa, ya, xb, height + 5], fill=(215, 215, 205),
                       width=max(1, int(height / 80)))
-    image = np.asarray(layer.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2))), np.float32)
+    image = np.asarray(layer.filter(ImageFilter.BoxBlur(rng.uniform(0.3, 1.2))), np.float32)
+    grain = value_noise(rng, width, height, rng.uniform(25, 60))[..., None]
+    clouds = value_noise(rng, width, height, rng.uniform(2, 6))[..., None]
+    below = (distance > 0)[..., None]
+    image += np.where(below, grain * rng.uniform(2, 8), clouds * rng.uniform(0, 25))
     sky_mean = low * 0.6 + zenith * 0.4
     return image, sky_mean, ground_rgb
+
+
+def _clutter(rng, draw, width, height, horizon_y, amount):
+    """What stands around a parked car: other cars, people, poles, signs, near the horizon."""
+    for _ in range(int(rng.poisson(6 * amount))):
+        x = rng.uniform(-0.05, 1.05) * width
+        base = horizon_y(x) + rng.uniform(-0.01, 0.12) * height
+        kind = rng.choice(4, p=[0.45, 0.25, 0.15, 0.15])
+        if kind == 0:  # another car, side on, with dark wheels
+            w = rng.uniform(0.12, 0.4) * width
+            h = w * rng.uniform(0.28, 0.4)
+            color = tuple(int(v) for v in sample_paint(rng))
+            draw.rounded_rectangle([x - w / 2, base - h * 0.6, x + w / 2, base - h * 0.1],
+                                   radius=h * 0.2, fill=color)
+            draw.rounded_rectangle([x - w * 0.3, base - h, x + w * 0.25, base - h * 0.5],
+                                   radius=h * 0.2, fill=tuple(int(v * 0.5) for v in color))
+            for k in (-0.3, 0.3):
+                r = h * 0.17
+                draw.ellipse([x + k * w - r, base - 2 * r, x + k * w + r, base], fill=(25, 25, 25))
+        elif kind == 1:  # a person
+            h = rng.uniform(0.08, 0.3) * height
+            color = tuple(int(v) for v in _vary(rng, (90, 90, 100), 50))
+            draw.rounded_rectangle([x - h * 0.13, base - h * 0.85, x + h * 0.13, base],
+                                   radius=h * 0.08, fill=color)
+            draw.ellipse([x - h * 0.08, base - h, x + h * 0.08, base - h * 0.83],
+                         fill=(200, 160, 130))
+        elif kind == 2:  # a pole or a lamp post
+            h = rng.uniform(0.2, 0.7) * height
+            draw.line([x, base, x, base - h], fill=(60, 62, 66), width=max(1, int(width / 160)))
+        else:  # a sign or a banner
+            w, h = rng.uniform(0.05, 0.2) * width, rng.uniform(0.03, 0.1) * height
+            top = base - rng.uniform(0.1, 0.4) * height
+            color = tuple(int(v) for v in _vary(rng, (200, 60, 40), 80))
+            draw.rectangle([x, top, x + w, top + h], fill=color)
 
 
 def _showroom(rng, size, horizon, scale):
@@ -187,13 +252,15 @@ def _showroom(rng, size, horizon, scale):
         if rng.random() < 0.4:
             shade = tuple(int(v) for v in _vary(rng, (120, 125, 135), 20))
         draw.rectangle([x, base - h, x + w, base - 1], fill=shade)
+    _clutter(rng, draw, width, height,
+             lambda x: y0 + (y1 - y0) * (x - x0) / ((x1 - x0) or 1.0), rng.uniform(0.0, 0.8))
     glow = tuple(int(v) for v in np.minimum(floor * 1.15, 255))
     for _ in range(int(rng.integers(0, 5))):  # reflections of ceiling lights on the floor
         x = rng.uniform(0, width)
         y = rng.uniform(0.7, 1.0) * height
         r = rng.uniform(0.02, 0.05) * width
         draw.ellipse([x - r * 2, y - r * 0.3, x + r * 2, y + r * 0.3], fill=glow)
-    image = np.asarray(layer.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 2.0))), np.float32)
+    image = np.asarray(layer.filter(ImageFilter.BoxBlur(rng.uniform(0.8, 2.0))), np.float32)
     return image, wall, floor * 0.8
 
 
@@ -214,9 +281,9 @@ def finish_photo(rng, photo):
     sensor noise. Returns a uint8 array."""
     if rng.random() < 0.3:
         photo = photo.filter(ImageFilter.BoxBlur(rng.uniform(0.4, 0.9)))
-    gains = rng.uniform(0.95, 1.05, 3) * rng.uniform(0.88, 1.12)
-    contrast = rng.uniform(0.85, 1.2)
-    saturation = rng.uniform(0.75, 1.25)
+    gains = rng.uniform(0.97, 1.03, 3) * rng.uniform(0.9, 1.12)
+    contrast = rng.uniform(0.9, 1.2)
+    saturation = rng.uniform(0.8, 1.15)
     mean = 120.0
     # One affine colour matrix: saturation about the grey value, contrast about `mean`, gains.
     mix = np.full((3, 3), (1 - saturation) / 3) + np.eye(3) * saturation
@@ -257,7 +324,7 @@ def _window_view(rng, size):
     painting, _, _ = _outdoor(rng, (max(width // 4, 8), max(height // 4, 6)),
                               (0, y, width, y + rng.normal(0, 0.05) * height), 0.25)
     image = Image.fromarray(np.clip(painting, 0, 255).astype(np.uint8)).resize(size)
-    return image.filter(ImageFilter.GaussianBlur(2))
+    return image.filter(ImageFilter.BoxBlur(2))
 
 
 def _dashboard(rng, draw, canvas, w, h):
