@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo browser
+.PHONY: install test demo browser media demo-clean
 CHROMIUM_PACKAGES := chromium chromium-driver
 
 install: $(STAMP)
@@ -29,9 +29,59 @@ browser:
 	  fi; \
 	fi
 
-demo: install
-	@echo "cargen demo: the pipeline's scripts are still being built; present so far:"
-	@for script in data/synthesize.py classifier/train_model.py classifier/classify_images.py \
-	    generator/train_wgan.py generator/evaluate.py; do \
-	  if [ -f $$script ]; then echo "  present: $$script"; else echo "  missing: $$script"; fi; \
-	done
+# ---- make demo: the whole pipeline on the built-in synthetic dataset -------------------------
+# Each step leaves a stamp in $(DEMO)/.done/, so an interrupted `make demo` carries on where it
+# stopped (the training scripts resume their run folders). `make demo-clean` starts afresh.
+DEMO := data/demo
+DEMO_VIEW := front_left
+DEMO_CLASSIFIER := classifier/models/demo
+DEMO_GENERATOR := generator/models/demo_$(DEMO_VIEW)
+DEMO_SAMPLES := $(DEMO)/samples
+DONE := $(DEMO)/.done
+DEMO_PER_VIEW ?= 200
+DEMO_PICTURES ?= 2700
+DEMO_CLASSIFIER_EPOCHS ?= 12
+DEMO_WGAN_OPTIONS ?= --image-size 64 --epochs 60 --eval-every 10
+resume_if = $(if $(wildcard $(1)/options.json),--resume)
+
+demo: install $(DONE)/samples
+	@$(PY) generator/demo_summary.py --classifier $(DEMO_CLASSIFIER) --sorted $(DEMO)/sorted \
+	    --generator $(DEMO_GENERATOR) --samples $(DEMO_SAMPLES)
+
+$(DONE)/synthetic: | $(STAMP)
+	$(PY) data/synthesize.py $(DEMO)/synthetic --per-view $(DEMO_PER_VIEW) \
+	    --pictures $(DEMO_PICTURES) --overwrite
+	@mkdir -p $(DONE) && touch $@
+
+$(DONE)/classifier: $(DONE)/synthetic
+	$(PY) classifier/train_model.py --data $(DEMO)/synthetic --out $(DEMO_CLASSIFIER) \
+	    --epochs $(DEMO_CLASSIFIER_EPOCHS) $(call resume_if,$(DEMO_CLASSIFIER))
+	@touch $@
+
+$(DONE)/sorted: $(DONE)/classifier
+	$(PY) classifier/classify_images.py --model $(DEMO_CLASSIFIER) \
+	    --input $(DEMO)/synthetic/pictures --copy --output $(DEMO)/sorted
+	@touch $@
+
+$(DONE)/generator: $(DONE)/sorted
+	$(PY) generator/train_wgan.py --data $(DEMO)/sorted/$(DEMO_VIEW) --out $(DEMO_GENERATOR) \
+	    --classifier $(DEMO_CLASSIFIER) $(DEMO_WGAN_OPTIONS) $(call resume_if,$(DEMO_GENERATOR))
+	@touch $@
+
+$(DONE)/evaluated: $(DONE)/generator
+	$(PY) generator/evaluate.py --model $(DEMO_GENERATOR) --classifier $(DEMO_CLASSIFIER) \
+	    --real $(DEMO)/sorted/$(DEMO_VIEW) --n 1000
+	@touch $@
+
+$(DONE)/samples: $(DONE)/evaluated
+	$(PY) generator/generate.py --model $(DEMO_GENERATOR) --n 64 --out $(DEMO_SAMPLES) \
+	    --grid --interpolate 24
+	@touch $@
+
+# Copy the demo's pictures that the README shows into media/ (run after `make demo`).
+media: $(DONE)/samples
+	cp $(DEMO_GENERATOR)/progress.gif media/demo_progress.gif
+	cp $(DEMO_SAMPLES)/grid.png media/demo_grid.png
+
+demo-clean:
+	rm -rf $(DEMO) $(DEMO_CLASSIFIER) $(DEMO_GENERATOR)
