@@ -52,6 +52,8 @@ def resolve_options(options):
         raise UsageError("--validation-split must be between 0 and 1")
     if not 0 <= options["holdout"] < 1:
         raise UsageError("--holdout must be between 0 and 1 (0 turns calibration off)")
+    if not 0 <= options.get("outliers", 0.0) < 1:
+        raise UsageError("--outliers must be between 0 and 1")
     if options["epochs"] < 1 or options["batch_size"] < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
     options["data"] = str(options["data"])
