@@ -15,8 +15,6 @@ across replicas by the optimizers, and clipping runs once on the mirrored weight
 import tensorflow as tf
 
 LOSSES = ("wgan", "wgan-gp")
-METRIC_NAMES = ("critic_loss_real", "critic_loss_fake", "wasserstein", "gradient_penalty",
-                "generator_loss")
 
 
 class WGAN:
@@ -52,8 +50,8 @@ class WGAN:
             self.critic_optimizer.build(self.critic.trainable_variables)
 
     def _scaled(self, optimizer, loss):
-        loss = loss / self.strategy.num_replicas_in_sync
-        return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+        """The replica's share of the loss, times the loss scale under float16 (else 1)."""
+        return optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
 
     def _critic_update_fn(self, real):
         batch = tf.shape(real)[0]
