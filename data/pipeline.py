@@ -6,9 +6,11 @@ it yields `ok=False` and a blank image, so callers count and drop it by its inde
 """
 
 import numpy as np
-import tensorflow as tf
 
+from data.cli import quiet_tensorflow
 from data.images import ImageDecodeError, load_square
+
+tf = quiet_tensorflow()
 
 
 def _loader(paths, size, fit):
