@@ -44,10 +44,13 @@ class WGAN:
         self.train_step = tf.function(self._train_step_fn)
 
     def build(self):
-        """Create the optimizers' slot variables (so a checkpoint can restore them at once)."""
+        """Create the optimizers' slot variables (so a checkpoint can restore them at once) and,
+        for clipping, start the critic inside the clipping box."""
         with self.strategy.scope():
             self.generator_optimizer.build(self.generator.trainable_variables)
             self.critic_optimizer.build(self.critic.trainable_variables)
+            if self.loss == "wgan":
+                self.clip_critic()
 
     def _scaled(self, optimizer, loss):
         """The replica's share of the loss, times the loss scale under float16 (else 1)."""
