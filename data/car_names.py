@@ -8,8 +8,6 @@ made with `data.car_connection.format_name`, so they parse with `parse_name` lik
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from data.car_connection import format_name
 
 INCH = 0.0254

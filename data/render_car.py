@@ -8,26 +8,19 @@ on top with tumblehome; four wheels are short cylinders with rims; mirrors are s
 Head lamps, grille, tail lamps, plates, windows and door seams are decals on the panels.
 
 World axes: x points to the car's front, y to its left side, z up; the car stands on z = 0
-centred on the origin. `render_car_photo` places a camera at a view's azimuth (see
-`data.views.VIEW_AZIMUTH_DEGREES`: 0 looks at the car's left side, 90 at its front), frames
-the car like a press photo and composes it over a background.
+centred on the origin. `data.car_photo` photographs it.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
 
 from data.render_mesh import (CHROME, EMISSIVE, GLASS, LAMP, MATTE, PAINT, PLASTIC, RUBBER,
-                              Camera, Lighting, Scene, arc, clip_polygon, draw_scene, fit_camera,
-                              look_at, orbit_eye, oriented, resample_polyline, rounded_rectangle,
-                              signed_area, vertex_inward_normals)
-from data.render_scenes import (background, finish_photo, paint_reflections,
-                                sample_background_kind, sample_paint)
-from data.views import VIEW_AZIMUTH_DEGREES
+                              arc, clip_polygon, inset_polygon, oriented, resample_polyline,
+                              rounded_rectangle, signed_area, vertex_inward_normals)
+from data.render_scenes import sample_paint
 
 STYLES = ("sedan", "hatchback", "coupe", "wagon", "suv", "pickup", "van")
-SUPERSAMPLE = 2
 
 # Per body style: ranges (low, high) of length, width, height (m), ground clearance, wheel
 # radius, front and rear overhang, beltline height as a share of the height, hood length as a
@@ -385,15 +378,46 @@ def _chain_param(profile, kind, z_values):
     return np.interp(z_values, chain[1], chain[0])
 
 
-def _band_decal(extrusion, kind, polygon_yz, densify=0.03):
-    """Map a polygon given as (across metres, z) onto the band chain of `kind`."""
-    polygon = resample_polyline(np.concatenate([polygon_yz, polygon_yz[:1]]), densify)[:-1]
-    ts = _chain_param(extrusion.profile, kind, polygon[:, 1])
-    points = extrusion.surface_points(ts, polygon[:, 0])
-    profile = extrusion.profile.points
-    i = int(np.floor(ts.mean())) % len(profile)
-    dx, dz = profile[(i + 1) % len(profile)] - profile[i]
-    return oriented(points, (dz, 0.0, -dx))
+class BandDecals:
+    """Decals for one band chain (such as the front), mapped onto it all at once.
+
+    `add` takes a polygon as (across metres from the centre line, z) and returns its index;
+    `place` maps every polygon onto the band in one vectorised step and adds them to a
+    scene group in the order they were added (so later decals lie on earlier ones).
+    """
+
+    def __init__(self, extrusion, kind):
+        self.extrusion, self.kind = extrusion, kind
+        self.items = []
+
+    def add(self, polygon_yz, color=None, material=None, densify=0.03):
+        """Queue a polygon; returns its index in `place`'s result."""
+        polygon_yz = np.asarray(polygon_yz, float)
+        polygon = resample_polyline(np.concatenate([polygon_yz, polygon_yz[:1]]), densify)[:-1]
+        self.items.append((polygon, color, material))
+        return len(self.items) - 1
+
+    def place(self, scene=None, group=None):
+        """3D points of every queued polygon, facing outwards; added to `scene` if given
+        (polygons queued without a colour are only returned)."""
+        if not self.items:
+            return []
+        flat = np.concatenate([polygon for polygon, _, _ in self.items])
+        ts = _chain_param(self.extrusion.profile, self.kind, flat[:, 1])
+        points = self.extrusion.surface_points(ts, flat[:, 0])
+        ts_chain, zs_chain = self.extrusion.profile.chains[self.kind]
+        # A counter-clockwise (across, z) polygon faces out where z grows along the chain.
+        rising = (ts_chain[-1] - ts_chain[0]) * (zs_chain[-1] - zs_chain[0]) >= 0
+        placed, start = [], 0
+        for polygon, color, material in self.items:
+            piece = points[start:start + len(polygon)]
+            start += len(polygon)
+            if (signed_area(polygon) > 0) != rising:
+                piece = piece[::-1]
+            placed.append(piece)
+            if scene is not None and color is not None:
+                scene.add(piece, color, material, group)
+        return placed
 
 
 # --------------------------------------------------------------------------- the car
@@ -415,13 +439,16 @@ def _lamp_outline(shape_kind, inner, outer, low, high, slant):
 
 
 def _mirror(values):
+    """The (across, z) polygon mirrored to the car's other side, still counter-clockwise."""
     polygon = np.asarray(values, float).copy()
     polygon[:, 0] *= -1
     return polygon[::-1]
 
 
 def _add_front(scene, tub, shape, look, rng, group, parts):
+    """Head lamps, grille, badge, intake and maybe a plate on the front chain of `tub`."""
     s = shape
+    decals = BandDecals(tub, "front")
     t_hood = _chain_param(tub.profile, "front", [s.hood_front])[0]
     half = tub.half_arc(t_hood)
     lamp_high = s.hood_front - rng.uniform(0.02, 0.06)
@@ -434,13 +461,10 @@ def _add_front(scene, tub, shape, look, rng, group, parts):
     projectors = int(rng.integers(1, 3))
     drl = rng.random() < 0.6
     for polygon in (lamp, _mirror(lamp)):
-        points = _band_decal(tub, "front", polygon)
-        scene.add(points, look.headlamp, LAMP, group)
-        lamps.append(points)
+        lamps.append(decals.add(polygon, look.headlamp, LAMP))
         # Inside the clear lens: a housing, one or two round projectors, a daytime strip.
         centre = polygon.mean(axis=0)
-        scene.add(_band_decal(tub, "front", centre + (polygon - centre) * 0.78), housing,
-                  CHROME, group)
+        decals.add(centre + (polygon - centre) * 0.78, housing, CHROME)
         size = (lamp_high - lamp_low) * 0.32
         spread = (polygon[:, 0].max() - polygon[:, 0].min()) * 0.22
         for k in range(projectors):
@@ -448,14 +472,13 @@ def _add_front(scene, tub, shape, look, rng, group, parts):
             cx = centre[0] + offset
             bulb = rounded_rectangle(cx - size, centre[1] - size, cx + size, centre[1] + size,
                                      size, 3)
-            scene.add(_band_decal(tub, "front", bulb), (246, 248, 252), EMISSIVE, group)
+            decals.add(bulb, (246, 248, 252), EMISSIVE)
         if drl:
             low = polygon[:, 1].min() + (lamp_high - lamp_low) * 0.12
             x_lo, x_hi = polygon[:, 0].min(), polygon[:, 0].max()
             strip = np.array([[x_lo + 0.02, low], [x_hi - 0.02, low], [x_hi - 0.02, low + 0.018],
                               [x_lo + 0.02, low + 0.018]])
-            scene.add(_band_decal(tub, "front", strip), (252, 252, 255), EMISSIVE, group)
-    parts["lamps"] = lamps
+            decals.add(strip, (252, 252, 255), EMISSIVE)
     grille_half = lamp_inner * rng.uniform(0.7, 0.98)
     grille_top = lamp_high - rng.uniform(0.0, 0.04)
     tall = s.style in ("suv", "pickup")
@@ -478,34 +501,39 @@ def _add_front(scene, tub, shape, look, rng, group, parts):
     if look.grille[0] < 100 and rng.random() < 0.5:
         frame = grille * [1.06, 1.0] + [0, 0]
         frame[:, 1] = np.clip(frame[:, 1], grille_low - 0.015, grille_top + 0.015)
-        scene.add(_band_decal(tub, "front", frame), (190, 192, 196), CHROME, group)
-    scene.add(_band_decal(tub, "front", grille), look.grille, PLASTIC, group)
+        decals.add(frame, (190, 192, 196), CHROME)
+    decals.add(grille, look.grille, PLASTIC)
     bars = int(rng.integers(0, 4))
     for k in range(bars):
         z = grille_low + (grille_top - grille_low) * (k + 1) / (bars + 1)
         bar = np.array([[-grille_half * 0.9, z - 0.008], [grille_half * 0.9, z - 0.008],
                         [grille_half * 0.9, z + 0.008], [-grille_half * 0.9, z + 0.008]])
-        scene.add(_band_decal(tub, "front", bar, 0.2), (170, 172, 178), CHROME, group)
+        decals.add(bar, (170, 172, 178), CHROME, 0.2)
     badge_z = (grille_low + grille_top) / 2
     badge = rounded_rectangle(-0.06, badge_z - 0.035, 0.06, badge_z + 0.035, 0.035, 4)
-    scene.add(_band_decal(tub, "front", badge), (205, 207, 212), CHROME, group)
-    parts["badge"] = _band_decal(tub, "front", badge * 2.2 + [0, -badge_z * 1.2])
+    decals.add(badge, (205, 207, 212), CHROME)
+    badge_area = decals.add(badge * 2.2 + [0, -badge_z * 1.2])
     intake_high = min(grille_low - 0.03, s.nose - 0.02)
     intake_low = s.clearance + rng.uniform(0.14, 0.2)
     if intake_high - intake_low > 0.04:
         width = half * rng.uniform(0.45, 0.8)
         intake = np.array([[-width * 0.85, intake_low], [width * 0.85, intake_low],
                            [width, intake_high], [-width, intake_high]])
-        scene.add(_band_decal(tub, "front", intake), look.trim, PLASTIC, group)
+        decals.add(intake, look.trim, PLASTIC)
     if rng.random() < 0.45:
         plate_z = (s.clearance + 0.2 + s.nose) / 2
         plate = np.array([[-0.16, plate_z - 0.06], [0.16, plate_z - 0.06],
                           [0.16, plate_z + 0.06], [-0.16, plate_z + 0.06]])
-        scene.add(_band_decal(tub, "front", plate, 0.2), (228, 230, 226), EMISSIVE, group)
+        decals.add(plate, (228, 230, 226), EMISSIVE, 0.2)
+    placed = decals.place(scene, group)
+    parts["lamps"] = [placed[i] for i in lamps]
+    parts["badge"] = placed[badge_area]
 
 
 def _add_rear(scene, tub, shape, look, rng, group):
+    """Tail lamps, plate, badges, reflectors, diffuser and exhausts on the rear chain."""
     s = shape
+    decals = BandDecals(tub, "rear")
     kinds = tub.profile.kinds
     index = [i for i, k in enumerate(kinds) if k == "rear"]
     top_z = tub.profile.points[index[0], 1]
@@ -521,59 +549,60 @@ def _add_rear(scene, tub, shape, look, rng, group):
     lamp = _lamp_outline(int(rng.integers(0, 4)), lamp_inner, half * 1.03, lamp_low, lamp_high,
                          rng.uniform(-0.03, 0.03))
     for polygon in (lamp, _mirror(lamp)):
-        scene.add(_band_decal(tub, "rear", polygon), look.tail_lamp, LAMP, group)
+        decals.add(polygon, look.tail_lamp, LAMP)
         # A darker inner lens with a bright light strip, and a white reversing lamp.
         centre = polygon.mean(axis=0)
-        scene.add(_band_decal(tub, "rear", centre + (polygon - centre) * 0.7),
-                  _shade(look.tail_lamp, 0.6), LAMP, group)
+        decals.add(centre + (polygon - centre) * 0.7, _shade(look.tail_lamp, 0.6), LAMP)
         x_lo, x_hi = polygon[:, 0].min(), polygon[:, 0].max()
         strip = np.array([[x_lo + 0.02, centre[1] - 0.012], [x_hi - 0.02, centre[1] - 0.012],
                           [x_hi - 0.02, centre[1] + 0.012], [x_lo + 0.02, centre[1] + 0.012]])
-        scene.add(_band_decal(tub, "rear", strip), (255, 70, 70), EMISSIVE, group)
+        decals.add(strip, (255, 70, 70), EMISSIVE)
         inner = polygon[polygon[:, 0].argmin()] if polygon[0, 0] > 0 else polygon[polygon[:, 0].argmax()]
         reverse = np.array([[-0.05, -0.025], [0.05, -0.025], [0.05, 0.025], [-0.05, 0.025]])
         centre = centre * 0.6 + inner * 0.4
-        scene.add(_band_decal(tub, "rear", reverse + centre), (225, 225, 230), LAMP, group)
+        decals.add(reverse + centre, (225, 225, 230), LAMP)
     if rng.random() < 0.4:
         bar = np.array([[-lamp_inner, lamp_high - 0.05], [lamp_inner, lamp_high - 0.05],
                         [lamp_inner, lamp_high - 0.025], [-lamp_inner, lamp_high - 0.025]])
-        scene.add(_band_decal(tub, "rear", bar, 0.2), look.tail_lamp, LAMP, group)
+        decals.add(bar, look.tail_lamp, LAMP, 0.2)
     plate_z = max(min(lamp_low - 0.1, top_z - 0.22), s.clearance + 0.3)
     plate = np.array([[-0.16, plate_z - 0.08], [0.16, plate_z - 0.08],
                       [0.16, plate_z + 0.08], [-0.16, plate_z + 0.08]])
     recess = plate * [1.25, 1.2] + [0, plate_z * -0.2]
-    scene.add(_band_decal(tub, "rear", recess, 0.2), _shade(look.paint, 0.7), PAINT, group)
-    scene.add(_band_decal(tub, "rear", plate, 0.2), (232, 232, 226), EMISSIVE, group)
+    decals.add(recess, _shade(look.paint, 0.7), PAINT, 0.2)
+    decals.add(plate, (232, 232, 226), EMISSIVE, 0.2)
     text = np.array([[-0.11, plate_z - 0.02], [0.11, plate_z - 0.02],
                      [0.11, plate_z + 0.03], [-0.11, plate_z + 0.03]])
-    scene.add(_band_decal(tub, "rear", text, 0.2), (40, 50, 90), EMISSIVE, group)
+    decals.add(text, (40, 50, 90), EMISSIVE, 0.2)
     low = s.clearance + rng.uniform(0.1, 0.16)
     diffuser = np.array([[-half * 0.8, s.clearance + 0.05], [half * 0.8, s.clearance + 0.05],
                          [half * 0.85, low], [-half * 0.85, low]])
-    scene.add(_band_decal(tub, "rear", diffuser), look.trim, PLASTIC, group)
+    decals.add(diffuser, look.trim, PLASTIC)
     if rng.random() < 0.5:
         for side in (-1, 1) if rng.random() < 0.5 else (1,):
             x0 = side * half * 0.55
             pipe = rounded_rectangle(x0 - 0.05, low - 0.035, x0 + 0.05, low + 0.005, 0.02, 3)
-            scene.add(_band_decal(tub, "rear", pipe), (170, 170, 175), CHROME, group)
+            decals.add(pipe, (170, 170, 175), CHROME)
     for side in (-1, 1):  # bumper reflectors
         x0 = side * half * 0.82
         reflector = np.array([[x0 - 0.05, low + 0.03], [x0 + 0.05, low + 0.03],
                               [x0 + 0.05, low + 0.055], [x0 - 0.05, low + 0.055]])
-        scene.add(_band_decal(tub, "rear", reflector), (150, 20, 20), LAMP, group)
+        decals.add(reflector, (150, 20, 20), LAMP)
     # The maker's badge above the plate and the model's name beside it.
     badge_z = min(plate_z + 0.17, top_z - 0.06)
     badge = rounded_rectangle(-0.05, badge_z - 0.03, 0.05, badge_z + 0.03, 0.03, 4)
-    scene.add(_band_decal(tub, "rear", badge), (205, 207, 212), CHROME, group)
+    decals.add(badge, (205, 207, 212), CHROME)
     letters_x = half * rng.uniform(0.3, 0.5) * (1 if rng.random() < 0.5 else -1)
     for k in range(int(rng.integers(3, 7))):
         x = letters_x + k * 0.035 * np.sign(letters_x)
         letter = np.array([[x - 0.012, badge_z - 0.02], [x + 0.012, badge_z - 0.02],
                            [x + 0.012, badge_z + 0.015], [x - 0.012, badge_z + 0.015]])
-        scene.add(_band_decal(tub, "rear", letter, 0.2), (200, 202, 208), CHROME, group)
+        decals.add(letter, (200, 202, 208), CHROME, 0.2)
+    decals.place(scene, group)
 
 
 def _shade(rgb, factor):
+    """`rgb` darkened (factor < 1) or lightened, as an int tuple."""
     return tuple(int(np.clip(c * factor, 0, 255)) for c in rgb)
 
 
@@ -910,157 +939,6 @@ def _counter_clockwise(polygon):
 
 
 def _inset_uniform(polygon, distance):
-    from data.render_mesh import inset_polygon
     polygon = polygon if signed_area(polygon) > 0 else polygon[::-1]
     return inset_polygon(polygon, np.full(len(polygon), distance))
 
-
-# --------------------------------------------------------------------------- photographs
-
-
-def sample_camera(rng, view, shape):
-    """Azimuth, elevation (degrees), distance (m), roll (degrees) and look-at target."""
-    azimuth = VIEW_AZIMUTH_DEGREES[view] + rng.uniform(-20, 20)
-    elevation = min(rng.gamma(2.0, 4.0), 25.0)
-    distance = rng.uniform(4.5, 11.0) * shape.length / 4.6
-    roll = float(np.clip(rng.normal(0, 1.5), -5, 5))
-    target = (rng.normal(0, 0.15), rng.normal(0, 0.1), shape.height * rng.uniform(0.3, 0.5))
-    return azimuth, elevation, distance, roll, target
-
-
-def _shadow(size, camera, shape, lighting, parts, rng, scale):
-    """A soft ground shadow under the car: an 'L' mask of `size`, `scale` mask pixels per
-    photo pixel."""
-    mask = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(mask)
-    s = shape
-    outline = rounded_rectangle(s.rear + 0.05, -s.width / 2 + 0.02, s.front - 0.05,
-                                s.width / 2 - 0.02, 0.35, 4)
-    ground = np.stack([outline[:, 0], outline[:, 1], np.zeros(len(outline))], 1)
-    light = lighting.direction
-    if light[2] < 0.95:
-        cast = ground.copy()
-        cast[:, :2] -= light[:2] / max(light[2], 0.35) * s.height * 0.6
-        ground = np.concatenate([ground, cast])
-    pixels, _ = camera.project(ground)
-    hull = _convex_hull(pixels * scale)
-    draw.polygon([tuple(p) for p in hull], fill=int(rng.uniform(120, 200)))
-    for center in parts["wheels"]:
-        patch = arc((center[0], center[1]), s.wheel_radius * 0.8, 0, 340, 12)
-        patch = np.stack([patch[:, 0], patch[:, 1], np.zeros(len(patch))], 1)
-        pix, _ = camera.project(patch)
-        draw.polygon([tuple(p) for p in pix * scale], fill=235)
-    radius = max(0.8, rng.uniform(0.01, 0.03) * size[0])
-    # A box blur at half size, enlarged again: much cheaper than a Gaussian, as soft.
-    small = mask.resize((max(size[0] // 2, 1), max(size[1] // 2, 1)), Image.BILINEAR)
-    return small.filter(ImageFilter.BoxBlur(radius / 2)).resize(size, Image.BILINEAR)
-
-
-def _convex_hull(points):
-    points = sorted(set(map(tuple, np.round(points, 2))))
-    if len(points) < 3:
-        return np.array(points)
-
-    def half(seq):
-        out = []
-        for p in seq:
-            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
-                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
-                out.pop()
-            out.append(p)
-        return out
-
-    lower, upper = half(points), half(points[::-1])
-    return np.array(lower[:-1] + upper[:-1])
-
-
-def sample_lighting(rng, environment):
-    """A random light from above plus the environment the background implies."""
-    azimuth = rng.uniform(0, 2 * np.pi)
-    elevation = rng.uniform(np.radians(25), np.radians(80))
-    direction = (np.cos(azimuth) * np.cos(elevation), np.sin(azimuth) * np.cos(elevation),
-                 np.sin(elevation))
-    sky, ground = environment
-    return Lighting(direction=direction, ambient=rng.uniform(0.45, 0.7),
-                    diffuse=rng.uniform(0.45, 0.8), sky_rgb=sky, ground_rgb=ground,
-                    light_rgb=np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.88, 1.0)]))
-
-
-def render_car_photo(rng, view, width=320, height=240, style=None, dimensions=None,
-                     close_up=None):
-    """A photo (uint8 array, height x width x 3) of a random car seen from `view`.
-
-    `style` picks the body style (random if None); `dimensions` (length, width, height in m)
-    overrides the sampled size. `close_up` ("wheel", "lamp" or "badge") frames the camera on
-    that part instead of the whole car, which makes an `other` picture.
-    """
-    style = style or STYLES[rng.integers(len(STYLES))]
-    shape = sample_shape(rng, style, dimensions)
-    look = sample_look(rng, style)
-    scene = Scene()
-    if close_up is None:
-        azimuth, elevation, distance, roll, target = sample_camera(rng, view, shape)
-        eye = orbit_eye(azimuth, elevation, distance, target)
-        parts = build_car(scene, shape, look, rng, eye)
-        frame_points = scene.all_points()
-        fill = rng.uniform(0.8, 1.02)
-    else:
-        parts = build_car(scene, shape, look, rng)
-        azimuth, elevation, distance, roll, target, frame_points = _close_up_camera(
-            rng, close_up, shape, parts)
-        eye = orbit_eye(azimuth, elevation, distance, target)
-        fill = rng.uniform(0.5, 0.9)
-    camera = Camera(eye=eye, rotation=look_at(eye, target, roll))
-    slack_x, slack_y = max(1 - fill, 0) * width / 2, max(1 - fill, 0) * height / 2
-    center = (width / 2 + rng.uniform(-1, 1) * (slack_x + width * 0.015),
-              height / 2 + rng.uniform(-1, 1) * (slack_y + height * 0.015))
-    fit_camera(camera, frame_points, width, height, fill, center)
-
-    kind = sample_background_kind(rng)
-    painting, environment = background(rng, kind, (width, height), camera.horizon(width))
-    lighting = sample_lighting(rng, environment)
-    if close_up is None or rng.random() < 0.5:
-        scale = painting.width / width
-        mask = _shadow(painting.size, camera, shape, lighting, parts, rng, scale)
-        dark = Image.new("RGB", painting.size, (12, 12, 14))
-        painting = Image.composite(dark, painting, mask)
-    canvas = painting.resize((width, height), Image.BILINEAR)
-    canvas = canvas.resize((width * SUPERSAMPLE, height * SUPERSAMPLE), Image.NEAREST)
-    mask = Image.new("L", canvas.size, 0)
-    draw_scene(canvas, scene, camera, lighting, scale=SUPERSAMPLE, mask=mask)
-    pixels, _ = camera.project(frame_points)
-    box = (*pixels.min(axis=0), *pixels.max(axis=0))
-    photo = paint_reflections(rng, canvas.reduce(SUPERSAMPLE), mask.reduce(SUPERSAMPLE), box,
-                              environment)
-    return finish_photo(rng, photo)
-
-
-def _close_up_camera(rng, close_up, shape, parts):
-    s = shape
-    side = 1 if rng.random() < 0.5 else -1
-    if close_up == "wheel":
-        center = parts["wheels"][int(rng.integers(4))]
-        side = np.sign(center[1]) or 1
-        azimuth = (0 if side > 0 else 180) + rng.uniform(-35, 35)
-        reach = s.wheel_radius * rng.uniform(1.1, 1.5)
-        points = center + np.array([[dx, dy, dz] for dx in (-reach, reach)
-                                    for dy in (-0.15, 0.15) for dz in (-reach, reach)])
-        target = center
-        elevation = rng.uniform(0, 15)
-    elif close_up == "lamp":
-        lamp = parts["lamps"][int(rng.integers(2))]
-        center = lamp.mean(axis=0)
-        azimuth = (90 + 40 * np.sign(center[1])) + rng.uniform(-30, 30)
-        points = center + (lamp - center) * rng.uniform(1.3, 2.2)
-        target = center
-        elevation = rng.uniform(0, 20)
-    else:
-        badge = parts["badge"]
-        center = badge.mean(axis=0)
-        azimuth = 90 + rng.uniform(-25, 25)
-        points = center + (badge - center) * rng.uniform(1.0, 2.0)
-        target = center
-        elevation = rng.uniform(0, 15)
-    distance = rng.uniform(3.0, 6.0)
-    roll = float(rng.normal(0, 3))
-    return azimuth, elevation, distance, roll, tuple(target), points

@@ -60,23 +60,23 @@ def paint_reflections(rng, photo, mask, box, environment):
     `mask` ('L', same size) says how shiny each pixel is; `box` (x0, y0, x1, y1) is the car's
     extent in pixels. Real paint mirrors the world: a horizon line runs along the body, sky
     above it and ground below, broken up by trees, buildings and clouds. The reflected world
-    is worked out at half size and blended in by the mask. Returns a PIL image.
+    is worked out at a quarter of the size and blended in by the mask. Returns a PIL image.
     """
     width, height = photo.size
-    small_w, small_h = max(width // 2, 4), max(height // 2, 4)
-    x0, y0, x1, y1 = (v / 2 for v in box)
+    small_w, small_h = max(width // 4, 4), max(height // 4, 4)
+    x0, y0, x1, y1 = (v * small_w / width for v in box)
     sky, ground = (np.asarray(c, np.float32) * 255 for c in environment)
     ys = np.arange(small_h, dtype=np.float32)[:, None]
     xs = np.arange(small_w, dtype=np.float32)[None, :]
     horizon = y0 + (y1 - y0) * rng.uniform(0.3, 0.75) + rng.normal(0, 0.08) * (xs - (x0 + x1) / 2)
-    softness = max(0.5, rng.uniform(0.25, 2.0) * small_h / 120)
+    softness = max(0.35, rng.uniform(0.12, 1.0) * small_h / 60)
     above = 1.0 / (1.0 + np.exp(np.clip((ys - horizon) / softness, -30, 30)))
     span = max(x1 - x0, 4)
     blotches = value_noise(rng, small_w, small_h, rng.uniform(4, 12) * small_w / span)
     above = np.clip(above + blotches * rng.uniform(0.1, 0.45), 0, 1)[..., None]
     world = np.clip(sky * above + ground * (1 - above), 0, 255).astype(np.uint8)
     world = Image.fromarray(world).resize((width, height), Image.BILINEAR)
-    shine = rng.uniform(0.15, 0.4)
+    shine = rng.uniform(0.1, 0.32)
     return Image.composite(world, photo, mask.point([int(v * shine) for v in range(256)]))
 
 
@@ -141,8 +141,8 @@ def _outdoor(rng, size, horizon, scale):
     up = np.clip(-distance / (height * 0.8), 0, 1)[..., None]
     sky = low * (1 - up) + zenith * up
     ground_kind = rng.choice(4, p=[0.5, 0.25, 0.15, 0.1])
-    ground_rgb = [_vary(rng, (88, 88, 92), 12), _vary(rng, (165, 162, 156), 12),
-                  _vary(rng, (80, 115, 55), 12), _vary(rng, (150, 130, 100), 12)][ground_kind]
+    base = [(88, 88, 92), (165, 162, 156), (80, 115, 55), (160, 145, 118)][ground_kind]
+    ground_rgb = _vary(rng, np.array(base) * rng.uniform(0.75, 1.2), 4)
     near = np.clip(distance / (height * 0.7), 0, 1)[..., None]
     ground = ground_rgb * (0.85 + 0.25 * near)
     image = np.where(distance[..., None] > 0, ground, sky)

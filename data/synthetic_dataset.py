@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from data.car_names import CATALOGUE, picture_name, sample_model
 from data.cli import Progress, UsageError
-from data.render_car import render_car_photo
+from data.car_photo import render_car_photo
 from data.render_scenes import render_other_scene
 from data.views import VIEWS
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 from data.car_connection import parse_name
 from data.render_mesh import look_at, orbit_eye
-from data.render_car import STYLES, render_car_photo
+from data.car_photo import render_car_photo
+from data.render_car import STYLES
 from data.synthetic_dataset import render_picture
 from data.views import CAR_VIEWS, VIEW_AZIMUTH_DEGREES, VIEWS
 
@@ -118,9 +119,10 @@ def test_an_existing_folder_is_never_mixed(tmp_path):
     assert [p.name for p in mine.iterdir()] == ["holiday.jpg"]
 
     out = tmp_path / "synthetic"
-    assert synthesize(out, *TINY, "--views", "front").returncode == 0
-    assert synthesize(out, *TINY, "--views", "front").returncode == 2
-    result = synthesize(out, *TINY, "--views", "rear", "--overwrite")
+    small = ["--per-view", "1", "--validation-per-view", "0", "--pictures", "1", "--size", "32x24"]
+    assert synthesize(out, *small, "--views", "front").returncode == 0
+    assert synthesize(out, *small, "--views", "front").returncode == 2
+    result = synthesize(out, *small, "--views", "rear", "--overwrite")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (out / "train").iterdir()) == ["rear"]
 
