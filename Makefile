@@ -38,10 +38,10 @@ DEMO_CLASSIFIER := classifier/models/demo
 DEMO_GENERATOR := generator/models/demo_$(DEMO_VIEW)
 DEMO_SAMPLES := $(DEMO)/samples
 DONE := $(DEMO)/.done
-DEMO_PER_VIEW ?= 200
+DEMO_PER_VIEW ?= 300
 DEMO_PICTURES ?= 2700
-DEMO_CLASSIFIER_EPOCHS ?= 12
-DEMO_WGAN_OPTIONS ?= --image-size 64 --epochs 60 --eval-every 10
+DEMO_CLASSIFIER_EPOCHS ?= 20
+DEMO_WGAN_OPTIONS ?= --image-size 64 --width 32 --batch 32 --epochs 100 --eval-every 25
 resume_if = $(if $(wildcard $(1)/options.json),--resume)
 
 demo: install $(DONE)/samples
