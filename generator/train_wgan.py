@@ -30,8 +30,12 @@ generator_best.keras the generator with the lowest FD-classifier.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+# Evaluation's FD square roots are small matrices: threaded BLAS only fights TensorFlow for cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

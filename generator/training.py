@@ -119,7 +119,8 @@ class Evaluator:
         options = self.options
         if isinstance(self.real_paths, list):  # statistics of the real images: computed once
             self.real_paths = real_statistics(self.classifier, self.real_paths, options["view"],
-                                              options["batch"])
+                                              options["batch"], image_size=options["image_size"],
+                                              fit=options["fit"], channels=options["channels"])
         figures = evaluate_generator(generator, self.classifier, self.real_paths,
                                      options["view"], options["eval_samples"],
                                      seed=options["seed"], batch_size=options["batch"])
