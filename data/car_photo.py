@@ -23,10 +23,16 @@ SUPERSAMPLE = 2
 
 
 def sample_camera(rng, view, shape):
-    """Azimuth, elevation (degrees), distance (m), roll (degrees) and look-at target."""
+    """Azimuth, elevation (degrees), distance (m), roll (degrees) and look-at target.
+
+    The distance is the photographer's, from the near side of the car (a few metres), plus
+    the car's extent towards the camera, so the perspective is alike from every view.
+    """
     azimuth = VIEW_AZIMUTH_DEGREES[view] + rng.uniform(-20, 20)
     elevation = min(rng.gamma(2.0, 3.0), 25.0)
-    distance = rng.uniform(4.5, 11.0) * shape.length / 4.6
+    a = np.radians(azimuth)
+    extent = abs(np.sin(a)) * shape.length / 2 + abs(np.cos(a)) * shape.width / 2
+    distance = extent + rng.uniform(3.5, 9.0)
     roll = float(np.clip(rng.normal(0, 1.5), -5, 5))
     target = (rng.normal(0, 0.15), rng.normal(0, 0.1), shape.height * rng.uniform(0.3, 0.5))
     return azimuth, elevation, distance, roll, target

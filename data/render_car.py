@@ -201,7 +201,7 @@ def sample_look(rng, style):
               "window_trim": (200, 202, 206) if rng.random() < 0.35 else None}
     return CarLook(
         extras=extras,
-        paint=paint, pillar=pillar, glass=_jitter(rng, (22, 27, 33), 5), trim=dark,
+        paint=paint, pillar=pillar, glass=_jitter(rng, (32, 38, 46), 6), trim=dark,
         rim=_jitter(rng, rim, 6), rim_material=rim_material, spokes=int(rng.integers(5, 11)),
         rim_share=rng.uniform(0.62, 0.8), grille=grille, grille_style=int(rng.integers(0, 4)),
         headlamp=_jitter(rng, (205, 210, 218), 10), lamp_shape=int(rng.integers(0, 4)),
@@ -904,20 +904,23 @@ def _side_decals(shape, look, rng, green_side, tub_side):
                                  [gap + 0.008, s.belt], [gap - 0.008, s.belt]]),
                        seam, MATTE, False))
     # Lamps wrapping round the corners, clipped to where the side panel ends at their height.
-    lamp_z = s.hood_front - rng.uniform(0.05, 0.1)
+    lamp_z = s.hood_front - rng.uniform(0.06, 0.1)
     x_front = _side_extent(tub_side, lamp_z)[1]
-    length = rng.uniform(0.12, 0.3)
+    length, tall = rng.uniform(0.18, 0.45), rng.uniform(0.08, 0.14)
     decals.append((clip_polygon(np.array([
-        [x_front - length, lamp_z - 0.02], [x_front + 0.1, lamp_z - 0.05],
-        [x_front + 0.1, lamp_z + 0.04], [x_front - length * 0.7, lamp_z + 0.035]]),
+        [x_front - length, lamp_z - tall * 0.3], [x_front + 0.1, lamp_z - tall * 0.6],
+        [x_front + 0.1, lamp_z + tall * 0.4], [x_front - length * 0.7, lamp_z + tall * 0.4]]),
         0, -9, x_front - 0.01), look.headlamp, LAMP, False))
     tail_z = (s.deck if s.style in ("sedan", "coupe") else s.belt) - 0.1
     x_rear = _side_extent(tub_side, tail_z)[0]
-    length = rng.uniform(0.12, 0.35)
-    decals.append((clip_polygon(np.array([
-        [x_rear - 0.1, tail_z - 0.06], [x_rear + length, tail_z - 0.04],
-        [x_rear + length * 0.8, tail_z + 0.05], [x_rear - 0.1, tail_z + 0.05]]),
-        0, x_rear + 0.01, 9), look.tail_lamp, LAMP, False))
+    length, tall = rng.uniform(0.18, 0.5), rng.uniform(0.1, 0.16)
+    tail = clip_polygon(np.array([
+        [x_rear - 0.1, tail_z - tall * 0.55], [x_rear + length, tail_z - tall * 0.4],
+        [x_rear + length * 0.85, tail_z + tall * 0.45], [x_rear - 0.1, tail_z + tall * 0.45]]),
+        0, x_rear + 0.01, 9)
+    decals.append((tail, look.tail_lamp, LAMP, False))
+    centre = tail.mean(axis=0)
+    decals.append((centre + (tail - centre) * [0.8, 0.45], (255, 70, 70), EMISSIVE, False))
     # Side marker lamps near the bumpers: amber at the front, red at the rear.
     marker_z = s.clearance + (s.nose - s.clearance) * 0.75
     front_end = _side_extent(tub_side, marker_z)[1]

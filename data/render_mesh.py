@@ -19,7 +19,7 @@ from PIL import ImageDraw
 PAINT, GLASS, CHROME, RUBBER, PLASTIC, LAMP, EMISSIVE, MATTE = range(8)
 MATERIALS = np.array([
     [0.95, 0.05, 0.55, 0.55, 40.0, 0.00],   # PAINT
-    [0.30, 0.16, 0.80, 0.90, 80.0, 0.00],   # GLASS
+    [0.30, 0.22, 0.80, 0.90, 80.0, 0.00],   # GLASS
     [0.25, 0.62, 0.30, 0.90, 30.0, 0.00],   # CHROME
     [0.90, 0.01, 0.05, 0.05, 8.0, 0.00],    # RUBBER
     [0.85, 0.03, 0.20, 0.20, 15.0, 0.00],   # PLASTIC

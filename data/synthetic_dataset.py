@@ -121,7 +121,7 @@ def encode_jpeg(image, quality):
     identical bytes)."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "JPEG", quality=quality, optimize=False,
-                                subsampling=0 if quality >= 90 else 2)
+                                subsampling="4:2:0")
     return buffer.getvalue()
 
 
