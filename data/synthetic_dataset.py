@@ -13,11 +13,14 @@ options give byte-identical files whatever the number of worker processes.
 """
 
 import csv
+import ctypes
 import io
 import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +136,19 @@ def _make(task):
     return job.path
 
 
+def _die_with_parent():
+    """Pool worker start-up: on Linux, ask the kernel to kill this worker when the parent
+    dies (say by SIGKILL), so no orphan lingers or prints a broken-pipe traceback."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() == 1:  # the parent died before the call took effect
+                os._exit(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -190,7 +206,7 @@ def write_dataset(out, options, workers=1, overwrite=False, progress=True):
                 if bar:
                     bar.update()
         else:
-            with multiprocessing.Pool(workers) as pool:
+            with multiprocessing.Pool(workers, initializer=_die_with_parent) as pool:
                 for _ in pool.imap_unordered(_make, tasks, chunksize=4):
                     if bar:
                         bar.update()

@@ -2,8 +2,10 @@
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +127,28 @@ def test_an_existing_folder_is_never_mixed(tmp_path):
     result = synthesize(out, *small, "--views", "rear", "--overwrite")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (out / "train").iterdir()) == ["rear"]
+
+
+def test_a_killed_run_leaves_no_half_dataset_and_reruns(tmp_path):
+    out = tmp_path / "synthetic"
+    process = subprocess.Popen(
+        [sys.executable, SCRIPT, str(out), "--per-view", "40", "--pictures", "40",
+         "--size", "48x36", "--workers", "2"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None:
+        work = list(tmp_path.glob(".synthetic.partial-*"))
+        if work and any(work[0].rglob("*.jpg")):
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not out.exists()
+    assert "Traceback" not in stderr
+    result = synthesize(out, *TINY)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["synthetic"]  # the old work folder is gone
 
 
 def test_contact_sheet(tmp_path):
