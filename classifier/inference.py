@@ -133,11 +133,17 @@ def load_classifier(run_dir):
     quiet_tensorflow()
     import keras
     path = Path(run_dir) / MODEL_FILE
+    # Layers saved as float32 would take a mixed global policy (a generator trained with
+    # --mixed-precision) and predict in bfloat16, less accurately; the classifier stays float32.
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad file; all mean the same here
         raise UsageError(f"{path}: cannot load the model ({type(error).__name__}: "
                          f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     classes = info["classes"]
     if model.output_shape[-1] != len(classes):
         raise UsageError(f"{path}: model has {model.output_shape[-1]} outputs but "

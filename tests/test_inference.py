@@ -71,3 +71,14 @@ def test_bad_run_folders_give_one_line_errors(tiny_classifier_run, tmp_path, dam
         (run / "classes.json").write_text(json.dumps(info))
     with pytest.raises(UsageError, match=message):
         load_classifier(run)
+
+
+def test_loads_in_float32_under_a_mixed_precision_policy(tiny_classifier_run):
+    import keras
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        classifier = load_classifier(tiny_classifier_run)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.dtype_policy.name for layer in classifier.model.layers} == {"float32"}
