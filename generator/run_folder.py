@@ -36,7 +36,9 @@ EVAL_COLUMNS = ("step", "epoch", "view_fidelity", "real_view_fidelity", "fd_clas
 # computed - --jit, --mixed-precision, --strategy - may change, e.g. to resume on a GPU.)
 TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "latent_dim",
                     "batch", "n_critic", "lr", "clip_value", "gp_weight", "beta_1", "beta_2",
-                    "width", "steps_per_epoch", "grid", "seed")
+                    "width", "steps_per_epoch", "grid", "seed", "ema")
+# Values of training options that runs made before the option existed had.
+OPTION_DEFAULTS = {"ema": 0.0}
 NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
 MAX_GIF_FRAMES = 100
 
@@ -119,8 +121,10 @@ class RunFolder:
     def check_resumable(self, options):
         """Raise UsageError unless options.json matches `options` on every training option."""
         saved = self.read_options()
-        different = [f"{key}={saved.get(key)!r} (now {options.get(key)!r})"
-                     for key in TRAINING_OPTIONS if saved.get(key) != options.get(key)]
+        def value(settings, key):
+            return settings.get(key, OPTION_DEFAULTS.get(key))
+        different = [f"{key}={value(saved, key)!r} (now {value(options, key)!r})"
+                     for key in TRAINING_OPTIONS if value(saved, key) != value(options, key)]
         if different:
             raise UsageError(f"{self.options_file}: --resume needs the run's own options; it was "
                              f"made with {', '.join(different)}")
@@ -184,18 +188,25 @@ class RunFolder:
         _replace(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
         return path
 
-    def write_gif(self, seconds_per_frame=0.25):
-        """progress.gif from the saved grids (at most MAX_GIF_FRAMES, evenly spaced, last
-        included)."""
+    def write_gif(self, seconds_per_frame=0.25, path=None, max_frames=MAX_GIF_FRAMES,
+                  max_side=None):
+        """Animate the saved grids into `path` (default progress.gif): at most `max_frames`,
+        evenly spaced, the last included, each shrunk to at most `max_side` pixels wide."""
         import imageio.v3 as iio
         grids = sorted(self.images.glob("generated_plot_*.png"))
         if not grids:
             return None
-        if len(grids) > MAX_GIF_FRAMES:
-            picks = np.linspace(0, len(grids) - 1, MAX_GIF_FRAMES).round().astype(int)
+        if len(grids) > max_frames:
+            picks = np.linspace(0, len(grids) - 1, max_frames).round().astype(int)
             grids = [grids[i] for i in picks]
-        frames = [np.asarray(Image.open(p).convert("RGB")) for p in grids]
-        path = self.path / "progress.gif"
+        frames = []
+        for grid in grids:
+            image = Image.open(grid).convert("RGB")
+            if max_side and image.width > max_side:
+                image = image.resize((max_side, round(image.height * max_side / image.width)),
+                                     Image.LANCZOS)
+            frames.append(np.asarray(image))
+        path = Path(path) if path else self.path / "progress.gif"
         _replace(path, lambda p: iio.imwrite(p, frames, extension=".gif",
                                              duration=int(seconds_per_frame * 1000), loop=0))
         return path

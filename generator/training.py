@@ -49,11 +49,27 @@ def split_cpu(replicas):
         cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)])
 
 
-def mixed_precision_policy(enabled):
-    """'mixed_float16' on a GPU, 'mixed_bfloat16' on a CPU, 'float32' when not enabled."""
+def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX); False if unknown."""
+    try:
+        flags = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def mixed_precision_policy(enabled, say=print):
+    """'mixed_float16' on a GPU, 'mixed_bfloat16' on a CPU with native bfloat16, else (and
+    when not enabled) 'float32': emulated bfloat16 would be slower than float32."""
     if not enabled:
         return "float32"
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    if cpu_has_bfloat16():
+        return "mixed_bfloat16"
+    say("note: --mixed-precision ignored: this CPU has no native bfloat16 (AVX512_BF16/AMX); "
+        "training in float32")
+    return "float32"
 
 
 def _optimizers(options, policy):
@@ -83,7 +99,7 @@ def build_wgan(options, strategy=None):
         wgan = WGAN(generator, critic, generator_optimizer, critic_optimizer,
                     options["latent_dim"], loss=options["loss"], n_critic=options["n_critic"],
                     clip_value=options["clip_value"], gp_weight=options["gp_weight"],
-                    strategy=strategy, jit=options["jit"])
+                    strategy=strategy, jit=options["jit"], ema=options.get("ema", 0.0))
         wgan.build()
     return wgan
 
@@ -162,7 +178,7 @@ def train(options, sweep_keys=(), out=sys.stdout):
 
     keras.backend.clear_session()  # frees the graphs of an earlier run (a sweep)
     keras.utils.set_random_seed(options["seed"])
-    policy = mixed_precision_policy(options["mixed_precision"])
+    policy = mixed_precision_policy(options["mixed_precision"], say)
     keras.mixed_precision.set_global_policy(policy)
     try:
         return _train(options, folder, say)
@@ -202,6 +218,8 @@ def _train(options, folder, say):
         f"{keras.mixed_precision.global_policy().name} -> {folder.path}")
 
     state = _checkpointed_state(options)
+    if wgan.ema_generator is not None:
+        state.update(ema_generator=wgan.ema_generator, ema_updates=wgan.ema_updates)
     checkpoint = tf.train.Checkpoint(
         generator=wgan.generator, critic=wgan.critic,
         generator_optimizer=wgan.generator_optimizer, critic_optimizer=wgan.critic_optimizer,
@@ -252,10 +270,10 @@ def _train(options, folder, say):
         epoch_done.assign(epoch)
         step.assign(iteration)
         folder.append_metrics(rows)
-        grid = folder.save_grid(wgan.generator(fixed_latents, training=False).numpy(), epoch,
+        grid = folder.save_grid(wgan.sampler(fixed_latents, training=False).numpy(), epoch,
                                 options["grid"])
         manager.save(checkpoint_number=epoch)
-        folder.save_model(wgan.generator)
+        folder.save_model(wgan.sampler)
         folder.plot_losses()
         folder.write_gif()
         if bar:
@@ -266,5 +284,5 @@ def _train(options, folder, say):
             f"fake {mean['critic_loss_fake']:.4g}  generator {mean['generator_loss']:.4g}  "
             f"{steps_per_epoch * critic_images / elapsed:,.0f} img/s  {elapsed:.1f} s  -> {grid}")
         if evaluate and (epoch % options["eval_every"] == 0 or epoch == options["epochs"]):
-            evaluate(wgan.generator, epoch, iteration, say)
+            evaluate(wgan.sampler, epoch, iteration, say)
     return folder

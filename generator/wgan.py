@@ -5,6 +5,8 @@ Bottou (2017) as a single `tf.function`: `n_critic` critic updates, each on a fr
 drawn from the iterator inside the function and a fresh fake batch, each followed by clipping
 every critic weight to [-clip_value, clip_value]; then one generator update. With
 `loss="wgan-gp"` the clipping is replaced by the gradient penalty of Gulrajani et al. (2017).
+With `ema > 0` the step also updates an exponential moving average of the generator's weights
+(Yazici et al. 2019), whose images are smoother and steadier than the raw generator's.
 
 Real and fake batches go through the critic in separate calls, as in the paper's code, so the
 critic's batch norm sees statistics of one kind of image at a time. Under a
@@ -28,16 +30,27 @@ class WGAN:
 
     def __init__(self, generator, critic, generator_optimizer, critic_optimizer, latent_dim,
                  loss="wgan", n_critic=5, clip_value=0.01, gp_weight=10.0, strategy=None,
-                 jit=False):
+                 jit=False, ema=0.0):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
         if n_critic < 1:
             raise ValueError(f"n_critic must be at least 1, not {n_critic}")
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), not {ema}")
         self.generator, self.critic = generator, critic
         self.generator_optimizer, self.critic_optimizer = generator_optimizer, critic_optimizer
         self.latent_dim, self.loss, self.n_critic = latent_dim, loss, n_critic
         self.clip_value, self.gp_weight = clip_value, gp_weight
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.ema = ema
+        self.ema_generator = None
+        if ema:
+            import keras
+            with self.strategy.scope():
+                self.ema_generator = keras.models.clone_model(generator)
+                self.ema_generator.set_weights(generator.get_weights())
+                self.ema_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                               name="ema_updates")
         replica_options = {"jit_compile": True} if jit else {}
         self._critic_update = tf.function(self._critic_update_fn, **replica_options)
         self._generator_update = tf.function(self._generator_update_fn, **replica_options)
@@ -91,6 +104,21 @@ class WGAN:
         self.generator_optimizer.apply_gradients(zip(gradients, variables))
         return loss
 
+    @property
+    def sampler(self):
+        """The generator to draw images with: the moving average when `ema` is on."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def _update_ema(self):
+        """ema <- d * ema + (1 - d) * weights, for every generator weight (batch-norm
+        statistics too), with d = min(ema, (1 + n) / (10 + n)) after n updates so the
+        average forgets the random start quickly."""
+        self.ema_updates.assign_add(1)
+        count = tf.cast(self.ema_updates, tf.float32)
+        decay = tf.minimum(self.ema, (1.0 + count) / (10.0 + count))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+
     def clip_critic(self):
         """Clip every critic weight (batch norm's scale and offset too) to +-clip_value."""
         for variable in self.critic.trainable_variables:
@@ -109,6 +137,8 @@ class WGAN:
         generator_loss = strategy.reduce(tf.distribute.ReduceOp.MEAN,
                                          strategy.run(self._generator_update, args=(batch,)),
                                          axis=None)
+        if self.ema_generator is not None:
+            self._update_ema()
         real_loss, fake_loss, penalty = tf.unstack(total / self.n_critic)
         return {"critic_loss_real": real_loss, "critic_loss_fake": fake_loss,
                 "wasserstein": -(real_loss + fake_loss), "gradient_penalty": penalty,

@@ -178,3 +178,42 @@ def test_bad_input(tmp_path):
     assert "warning:" in result.stderr and "fewer than a batch of 8" in result.stderr
     assert "smaller than 16 px" in result.stderr and "12x8" in result.stderr
     assert len(metrics(tmp_path / "run")) == 1
+
+
+def test_bfloat16_only_on_cpus_that_have_it(tmp_path):
+    from generator.training import cpu_has_bfloat16
+    with_bf16, without = tmp_path / "a", tmp_path / "b"
+    with_bf16.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without.write_text("flags\t\t: fpu sse avx2 avx512f\n")
+    assert cpu_has_bfloat16(with_bf16) and not cpu_has_bfloat16(without)
+    assert not cpu_has_bfloat16(tmp_path / "missing")
+
+
+def test_ema_generator_averages_the_weights_and_resumes(pictures, tmp_path):
+    run_dir = tmp_path / "ema"
+    args = ["--data", pictures, *TINY, "--steps-per-epoch", "5", "--out", run_dir,
+            "--ema", "0.99"]
+    assert run(*args, "--epochs", "1").returncode == 0
+    result = run(*args, "--epochs", "2", "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "generator iteration 5" in result.stdout
+    assert [int(r["step"]) for r in metrics(run_dir)] == list(range(1, 11))
+    refused = run(*args[:-2], "--epochs", "3", "--resume")
+    assert refused.returncode == 2 and "ema=0.99 (now 0.0)" in refused.stderr
+
+    import keras
+    from generator.networks import build_critic, build_generator
+    from generator.wgan import WGAN
+    generator, critic = build_generator(8, 16, 3, 4), build_critic(16, 3, 4, "layer")
+    wgan = WGAN(generator, critic, keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), 8,
+                loss="wgan-gp", n_critic=1, ema=0.9)
+    wgan.build()
+    start = [w.copy() for w in generator.get_weights()]
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
+    iterator = iter(__import__("tensorflow").data.Dataset.from_tensors(real).repeat())
+    for _ in range(3):
+        wgan.train_step(iterator)
+    kernel = 0  # the dense layer's kernel
+    raw, average = generator.weights[kernel].numpy(), wgan.sampler.weights[kernel].numpy()
+    assert wgan.sampler is not generator and not np.allclose(raw, start[kernel])
+    assert 0 < np.abs(average - start[kernel]).mean() < np.abs(raw - start[kernel]).mean()
