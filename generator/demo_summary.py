@@ -8,6 +8,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def parse_args(argv):
     parser.add_argument("--sorted", required=True, help="output folder of the sort")
     parser.add_argument("--generator", required=True, help="generator run folder")
     parser.add_argument("--samples", required=True, help="folder written by generate.py")
-    parser.add_argument("--minutes", type=float, default=None,
-                        help="wall-clock minutes the demo took (default: not shown)")
+    parser.add_argument("--started", type=float, default=None,
+                        help="Unix time at which the demo command started; the summary shows "
+                             "the minutes since (default: not shown)")
     return parser.parse_args(argv)
 
 
@@ -56,9 +58,10 @@ def main(argv=None):
     counts = sort_counts(Path(args.sorted) / "predictions.csv")
     sorted_total = sum(n for name, n in counts.items() if name != "errors")
     views = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+    minutes = (time.time() - args.started) / 60 if args.started else None
     lines = [
         "",
-        "cargen demo finished" + (f" in {args.minutes:.1f} min" if args.minutes else ""),
+        "cargen demo finished" + (f" in {minutes:.1f} min" if minutes else ""),
         f"  classifier  validation accuracy {report['accuracy']:.1%}, macro-F1 "
         f"{report['macro_f1']:.3f}  ({args.classifier})",
         f"  sort        {sorted_total} pictures: {views}",
