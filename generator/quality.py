@@ -37,6 +37,7 @@ class ImageStatistics:
     image_size: int = None  # real photos: the size they were fitted to first (None: classifier's)
     fit: str = None
     channels: int = 3
+    aspect: float = None  # padded images: the content's width / height, cut out for the classifier
 
     @property
     def count(self):
@@ -45,7 +46,7 @@ class ImageStatistics:
 
 
 def fit_for_classifier(images, image_size, fit="stretch"):
-    """uint8 (N, S, S, C) generated images as RGB at the classifier's `image_size`.
+    """uint8 (N, H, W, C) images as RGB, squared to the classifier's `image_size` with `fit`.
 
     They go through the same `data.images.fit_square` as the real photos (for square images
     every fit mode is the same bilinear resize).
@@ -55,6 +56,36 @@ def fit_for_classifier(images, image_size, fit="stretch"):
         return images
     return np.stack([np.asarray(fit_square(Image.fromarray(image), image_size, fit))
                      for image in images])
+
+
+def content_aspect(paths, max_files=500):
+    """Median width / height of the pictures in `paths` (first `max_files` readable ones)."""
+    ratios = []
+    for path in list(paths)[:max_files]:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # unreadable files are counted where they are decoded
+            continue
+        if width and height:
+            ratios.append(width / height)
+    return float(np.median(ratios)) if ratios else 1.0
+
+
+def unpad(images, aspect):
+    """Cut the padding bands off square images (N, S, S, C) made with fit "pad" from pictures
+    of width / height `aspect`: the classifier then sees the picture's own shape, as in its
+    training, instead of a letterboxed one."""
+    size = images.shape[1]
+    if aspect is None or abs(aspect - 1.0) < 0.02:
+        return images
+    if aspect > 1:
+        height = max(1, round(size / aspect))
+        top = (size - height) // 2
+        return images[:, top:top + height]
+    width = max(1, round(size * aspect))
+    left = (size - width) // 2
+    return images[:, :, left:left + width]
 
 
 def _view_index(classifier, view):
@@ -86,6 +117,7 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
     from data.pipeline import image_dataset
     index = _view_index(classifier, view)
     paths = list(real_paths)
+    aspect = None
     if image_size is None:
         fit = classifier.fit
         batches = classifier.dataset(paths, batch_size)
@@ -93,6 +125,8 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
         fit = fit or classifier.fit
         batches = image_dataset(paths, image_size, fit).batch(batch_size).prefetch(
             tf.data.AUTOTUNE)
+        if fit == "pad" and classifier.fit != "pad":
+            aspect = content_aspect(paths)
     features, confidence, unreadable = [], [], 0
     for images, _indices, ok in batches:
         ok = ok.numpy()
@@ -101,24 +135,28 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
         if len(images) and channels == 1:
             images = _grayscale(images)
         if len(images):
-            images = fit_for_classifier(images, classifier.image_size, classifier.fit)
+            images = fit_for_classifier(unpad(images, aspect), classifier.image_size,
+                                        classifier.fit)
             features.append(classifier.features(images))
             confidence.append(classifier.predict(images)[:, index])
     if not features:
         raise UsageError(f"no readable real images among {len(paths)} files")
     return ImageStatistics(np.concatenate(features), np.concatenate(confidence), unreadable,
-                           image_size, fit, channels)
+                           image_size, fit, channels, aspect)
 
 
-def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128):
-    """Features and target-view confidences of `n` images generated from seeded latents."""
+def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128, aspect=None):
+    """Features and target-view confidences of `n` images generated from seeded latents;
+    `aspect`: cut padding bands off as `unpad` does (for a generator trained on padded
+    pictures, the real statistics' `aspect`)."""
     generator = as_generator(generator)
     index = _view_index(classifier, view)
     latents = sample_latents(n, generator.latent_dim, seed)
     features, confidence = [], []
     for start in range(0, n, batch_size):
         images = to_uint8(generator(latents[start:start + batch_size]))
-        images = fit_for_classifier(images, classifier.image_size, classifier.fit)
+        images = fit_for_classifier(unpad(images, aspect), classifier.image_size,
+                                    classifier.fit)
         features.append(classifier.features(images))
         confidence.append(classifier.predict(images)[:, index])
     return ImageStatistics(np.concatenate(features), np.concatenate(confidence))
@@ -231,8 +269,10 @@ def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch
                                generator.image_size, fit, generator.channels)
     if real.count < 2:
         raise UsageError("need at least 2 readable real images to compare")
-    generated = generated_statistics(generator, classifier, view, n, seed, batch_size)
+    generated = generated_statistics(generator, classifier, view, n, seed, batch_size,
+                                     real.aspect)
     result = {"view": view, **compare(generated, real, threshold, seed),
-              "real_image_size": real.image_size, "real_fit": real.fit}
+              "real_image_size": real.image_size, "real_fit": real.fit,
+              "unpadded_aspect": real.aspect}
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result

@@ -118,9 +118,20 @@ def test_evaluate_script_writes_eval_json(tiny_classifier_run, real_folder, tmp_
 
 def test_real_photos_are_prepared_like_the_generators_images(tiny_classifier_run, real_folder):
     from data.images import load_square
-    from generator.quality import fit_for_classifier
+    from generator.quality import content_aspect, fit_for_classifier, unpad
     classifier = load_classifier(tiny_classifier_run)
     paths = sorted((real_folder / "front_left").glob("car_*.jpg"))[:5]
     stats = real_statistics(classifier, paths, "front_left", image_size=16, fit="pad")
-    by_hand = fit_for_classifier(np.stack([load_square(p, 16, "pad") for p in paths]), 32)
+    # padded like the generator's images, then the bands cut off for a stretch classifier
+    assert classifier.fit == "stretch" and stats.aspect == content_aspect(paths) > 1
+    padded = np.stack([load_square(p, 16, "pad") for p in paths])
+    by_hand = fit_for_classifier(unpad(padded, stats.aspect), 32, "stretch")
     np.testing.assert_allclose(stats.features, classifier.features(by_hand), atol=1e-5)
+
+
+def test_unpad_cuts_the_padding_bands():
+    from generator.quality import unpad
+    images = np.zeros((2, 16, 16, 3), np.uint8)
+    assert unpad(images, 4 / 3).shape == (2, 12, 16, 3)
+    assert unpad(images, 0.5).shape == (2, 16, 8, 3)
+    assert unpad(images, 1.0).shape == (2, 16, 16, 3) and unpad(images, None) is images
