@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo browser media demo-clean
+.PHONY: install test demo browser media demo-clean pretrained
 CHROMIUM_PACKAGES := chromium chromium-driver
 
 install: $(STAMP)
@@ -40,13 +40,19 @@ DEMO_SAMPLES := $(DEMO)/samples
 DONE := $(DEMO)/.done
 DEMO_PER_VIEW ?= 300
 DEMO_PICTURES ?= 2700
-DEMO_CLASSIFIER_EPOCHS ?= 20
-DEMO_WGAN_OPTIONS ?= --image-size 64 --width 32 --batch 32 --epochs 100 --eval-every 25
+DEMO_CLASSIFIER_EPOCHS ?= 15
+# The demo trains WGAN-GP with 2 critic updates per generator update at lr 2e-4: on a 2-core CPU
+# it draws recognisable cars within its ~10 minutes, where clipping (the script's default, the
+# paper's) needs many thousands of iterations. bfloat16 on CPUs that have it.
+DEMO_WGAN_OPTIONS ?= --loss wgan-gp --n-critic 2 --lr 2e-4 --image-size 64 --width 32 --batch 32 \
+    --mixed-precision --steps-per-epoch 50 --epochs 40 --eval-every 8
 resume_if = $(if $(wildcard $(1)/options.json),--resume)
+
+DEMO_STARTED := $(shell date +%s)
 
 demo: install $(DONE)/samples
 	@$(PY) generator/demo_summary.py --classifier $(DEMO_CLASSIFIER) --sorted $(DEMO)/sorted \
-	    --generator $(DEMO_GENERATOR) --samples $(DEMO_SAMPLES)
+	    --generator $(DEMO_GENERATOR) --samples $(DEMO_SAMPLES) --started $(DEMO_STARTED)
 
 $(DONE)/synthetic: | $(STAMP)
 	$(PY) data/synthesize.py $(DEMO)/synthetic --per-view $(DEMO_PER_VIEW) \
@@ -80,8 +86,30 @@ $(DONE)/samples: $(DONE)/evaluated
 
 # Copy the demo's pictures that the README shows into media/ (run after `make demo`).
 media: $(DONE)/samples
-	cp $(DEMO_GENERATOR)/progress.gif media/demo_progress.gif
+	$(PY) generator/progress_gif.py $(DEMO_GENERATOR) media/demo_progress.gif --max-mb 1.9
 	cp $(DEMO_SAMPLES)/grid.png media/demo_grid.png
 
 demo-clean:
 	rm -rf $(DEMO) $(DEMO_CLASSIFIER) $(DEMO_GENERATOR)
+
+# ---- make pretrained: the shipped classifier (classifier/pretrained) -------------------------
+# Trains the default classifier on the real stanford-views photos plus synthetic `other`
+# pictures twice: with the validation photos held back (its report is published), then on both
+# splits (its weights are shipped). Needs ../shared/data/stanford-views (reference data that a
+# user's clone does not have).
+VIEWS_DATA ?= ../shared/data/stanford-views
+PRETRAINED_OTHER := data/pretrained_other
+PRETRAINED_RUNS := classifier/models/pretrained
+
+pretrained: install
+	@test -d $(VIEWS_DATA)/train -a -d $(VIEWS_DATA)/validation || \
+	  { echo "make pretrained: $(VIEWS_DATA) not found (it needs the stanford-views photos with train/ and validation/; set VIEWS_DATA=DIR)" >&2; exit 2; }
+	@test -f $(PRETRAINED_OTHER)/synthesis.json || \
+	  $(PY) data/synthesize.py $(PRETRAINED_OTHER) --views other --per-view 500 --pictures 0 --overwrite
+	$(PY) classifier/train_model.py --data $(VIEWS_DATA) --add $(PRETRAINED_OTHER) \
+	    --out $(PRETRAINED_RUNS)_measured $(call resume_if,$(PRETRAINED_RUNS)_measured)
+	$(PY) classifier/train_model.py --data $(VIEWS_DATA) --add $(VIEWS_DATA)/validation \
+	    --add $(PRETRAINED_OTHER) --out $(PRETRAINED_RUNS)_released \
+	    $(call resume_if,$(PRETRAINED_RUNS)_released)
+	$(PY) classifier/release_model.py --measured $(PRETRAINED_RUNS)_measured \
+	    --released $(PRETRAINED_RUNS)_released --out classifier/pretrained

@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 
 from data.cli import Progress, UsageError, run_main  # noqa: E402
 
@@ -13,7 +14,11 @@ PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 EXAMPLES = """\
 examples:
-  # sort data/pictures in place: data/pictures/front/, .../rear_left/, .../unknown/
+  # sort data/pictures in place with the shipped model (classifier/pretrained):
+  # data/pictures/front/, .../rear_left/, .../unknown/
+  python classifier/classify_images.py --input data/pictures
+
+  # the same with a model you trained
   python classifier/classify_images.py --model classifier/models/compact_112px --input data/pictures
 
   # see what would happen, touching nothing
@@ -119,6 +124,11 @@ def main(argv=None):
                          "classifier/models/compact_112px): no classifier/pretrained folder")
     from classifier.inference import check_run_folder, load_classifier
     check_run_folder(args.model)
+    if args.model.resolve() == PRETRAINED:
+        print(f"model: the shipped pretrained classifier ({os.path.relpath(PRETRAINED)}, see "
+              "its MODEL_CARD.md); --model DIR uses your own")
+    else:
+        print(f"model: {args.model}")
     from classifier.sorting import sort_folder, summary_table
     classifier = load_classifier(args.model)
     bar = []

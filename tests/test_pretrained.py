@@ -1,0 +1,60 @@
+"""The shipped classifier (classifier/pretrained): present, small, consistent, and it sorts."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from classifier.release_model import SHIPPED_FILES, SIZE_LIMIT_BYTES
+from data.views import VIEWS
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "classifier" / "pretrained"
+
+
+def test_shipped_files_present_and_under_10_mb():
+    sizes = {name: (PRETRAINED / name).stat().st_size for name in SHIPPED_FILES}
+    assert sum(path.stat().st_size for path in PRETRAINED.iterdir()) < SIZE_LIMIT_BYTES, sizes
+
+
+def test_classes_match_the_project_views_and_are_calibrated():
+    info = json.loads((PRETRAINED / "classes.json").read_text())
+    assert info["classes"] == list(VIEWS)
+    assert 0.1 < info["temperature"] < 10 and info["temperature"] != 1.0
+    report = json.loads((PRETRAINED / "report.json").read_text())
+    assert report["classes"] == list(VIEWS) and report["accuracy"] > 0.9
+    card = (PRETRAINED / "MODEL_CARD.md").read_text()
+    assert "non-commercial research" in card and f"{report['accuracy']:.1%}" in card
+
+
+def test_loads_and_predicts_every_view_class():
+    from classifier.inference import load_classifier
+    classifier = load_classifier(PRETRAINED)
+    assert classifier.classes == list(VIEWS)
+    assert classifier.model.count_params() > 0
+
+
+def test_sorts_a_synthetic_folder_end_to_end(tmp_path):
+    data = tmp_path / "synthetic"
+    subprocess.run([sys.executable, str(REPO / "data" / "synthesize.py"), str(data),
+                    "--per-view", "1", "--validation-per-view", "1", "--pictures", "36",
+                    "--workers", "1"], check=True, capture_output=True, cwd=REPO)
+    truth = {row["file"]: row["view"]
+             for row in csv.DictReader(open(data / "pictures_labels.csv", newline=""))}
+    out = tmp_path / "sorted"
+    result = subprocess.run([sys.executable, str(REPO / "classifier" / "classify_images.py"),
+                             "--input", str(data / "pictures"), "--copy", "--output", str(out)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("model: the shipped pretrained classifier")
+    placed = {path.name: path.parent.name for path in out.glob("*/*.jpg")}
+    assert set(placed) == set(truth)
+    sorted_views = {name: view for name, view in placed.items() if view != "unknown"}
+    right = sum(truth[name] == view for name, view in sorted_views.items())
+    assert len(sorted_views) >= len(truth) // 3
+    # Renders are not the real photos it learned from (14 of 34 right when written), but a
+    # model with its classes out of order or broken weights would be at chance (1 in 9).
+    assert right >= len(sorted_views) / 4, (right, len(sorted_views))
+    rows = list(csv.DictReader(open(out / "predictions.csv", newline="")))
+    assert len(rows) == len(truth)
