@@ -8,7 +8,7 @@ Layout (the contract `generator/generate.py` and `generator/evaluate.py` read):
         eval.csv                 one row per evaluation (--classifier), when it ran
         loss_plot.png            the losses so far, redrawn every epoch
         images/generated_plot_EEEE.png   a grid from the same fixed latents after every epoch
-        progress.gif             those grids as an animation
+        progress.gif             those grids as an animation (rewritten now and then)
         checkpoints/             the last few tf.train checkpoints (weights, optimizers, step)
         generator.keras          the generator after the last finished epoch
         generator_best.keras     the generator with the best FD-classifier so far (evaluation)
@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from data.cli import UsageError
+from generator.sampling import save_gif
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
@@ -192,7 +193,6 @@ class RunFolder:
                   max_side=None):
         """Animate the saved grids into `path` (default progress.gif): at most `max_frames`,
         evenly spaced, the last included, each shrunk to at most `max_side` pixels wide."""
-        import imageio.v3 as iio
         grids = sorted(self.images.glob("generated_plot_*.png"))
         if not grids:
             return None
@@ -206,10 +206,8 @@ class RunFolder:
                 image = image.resize((max_side, round(image.height * max_side / image.width)),
                                      Image.LANCZOS)
             frames.append(np.asarray(image))
-        path = Path(path) if path else self.path / "progress.gif"
-        _replace(path, lambda p: iio.imwrite(p, frames, extension=".gif",
-                                             duration=int(seconds_per_frame * 1000), loop=0))
-        return path
+        return save_gif(np.stack(frames), Path(path) if path else self.path / "progress.gif",
+                        fps=1 / seconds_per_frame, shared_palette=False)
 
     def plot_losses(self):
         """Redraw loss_plot.png from metrics.csv: critic losses and generator loss above, the

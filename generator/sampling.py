@@ -227,20 +227,27 @@ def save_png(image, path):
     return _atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
-def save_gif(frames, path, fps=12):
+def save_gif(frames, path, fps=12, shared_palette=True):
     """Write uint8 frames (F, H, W, C) as a looping GIF, atomically.
 
-    All frames share one 256-colour palette taken from a sample of them, without dithering,
-    so colours do not flicker from frame to frame (and it is ~20x faster than letting Pillow
-    build a palette per frame).
+    With `shared_palette` all frames share one 256-colour palette taken from a sample of them,
+    without dithering, so colours do not flicker from frame to frame (a walk through latent
+    space); otherwise each frame gets its own (frames that change a lot, such as training
+    progress). Frames arrive at imageio's writer with at most 256 colours already, which makes
+    it ~7x faster than letting it build median-cut palettes.
     """
     from PIL import Image
     frames = to_rgb(np.asarray(frames))
-    sample = frames[::max(1, len(frames) // 8)]
-    palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(
-        256, method=Image.Quantize.FASTOCTREE)
-    images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
-              for frame in frames]
-    return _atomic(path, lambda tmp: images[0].save(
-        tmp, format="GIF", save_all=True, append_images=images[1:],
-        duration=round(1000 / fps), loop=0))
+    if shared_palette:
+        sample = frames[::max(1, len(frames) // 8)]
+        palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(
+            256, method=Image.Quantize.FASTOCTREE)
+        images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
+                  for frame in frames]
+    else:
+        images = [Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE)
+                  for frame in frames]
+    import imageio.v3 as iio
+    frames = np.stack([np.asarray(image.convert("RGB")) for image in images])
+    return _atomic(path, lambda tmp: iio.imwrite(tmp, frames, extension=".gif",
+                                                 duration=round(1000 / fps), loop=0))

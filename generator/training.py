@@ -23,6 +23,8 @@ from generator.networks import build_critic, build_generator  # noqa: E402
 from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
+GIF_UPDATES = 10  # progress.gif is rewritten about this many times per run, and at the end
+GIF_WIDTH = 400  # pixels: frames at about the tiles' own size (the PNG grids are enlarged)
 DEFAULT_LR = {"wgan": 5e-5, "wgan-gp": 1e-4}
 
 
@@ -275,7 +277,8 @@ def _train(options, folder, say):
         manager.save(checkpoint_number=epoch)
         folder.save_model(wgan.sampler)
         folder.plot_losses()
-        folder.write_gif()
+        if epoch == options["epochs"] or epoch % max(1, options["epochs"] // GIF_UPDATES) == 0:
+            folder.write_gif(max_side=GIF_WIDTH)  # re-encoding every frame: not every epoch
         if bar:
             bar.close()
         mean = {k: np.mean([row[k] for row in rows]) for k in rows[0]}
