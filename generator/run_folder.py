@@ -19,7 +19,6 @@ only whole files; a resumed run drops metric rows newer than its last checkpoint
 
 import csv
 import json
-import math
 import os
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from data.cli import UsageError
-from generator.sampling import save_gif
+from generator.sampling import grid_scale, image_grid, save_gif, to_rgb, to_uint8
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
@@ -42,6 +41,7 @@ TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "la
 OPTION_DEFAULTS = {"ema": 0.0}
 NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
 MAX_GIF_FRAMES = 100
+GRID_MIN_TILE = 128  # pixels: small images are enlarged to at least this in the grids
 
 
 def run_name(options, extra=()):
@@ -64,29 +64,6 @@ def _replace(path, write):
     temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
     write(temporary)
     os.replace(temporary, path)
-
-
-def to_uint8(images):
-    """Float images in [-1, 1] (N, S, S, C) -> uint8 RGB (N, S, S, 3)."""
-    images = np.asarray(images, np.float32)
-    pixels = np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
-    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
-
-
-def image_grid(images, columns, gap=2, min_tile=128):
-    """uint8 images (N, S, S, 3) tiled `columns` wide on white, each tile scaled up (nearest)
-    to at least `min_tile` pixels so small images stay visible."""
-    count, size = images.shape[0], images.shape[1]
-    scale = max(1, math.ceil(min_tile / size))
-    tile = size * scale
-    rows = math.ceil(count / columns)
-    canvas = np.full((rows * tile + (rows + 1) * gap, columns * tile + (columns + 1) * gap, 3),
-                     255, np.uint8)
-    for i, image in enumerate(images):
-        row, column = divmod(i, columns)
-        top, left = gap + row * (tile + gap), gap + column * (tile + gap)
-        canvas[top:top + tile, left:left + tile] = image.repeat(scale, 0).repeat(scale, 1)
-    return canvas
 
 
 class RunFolder:
@@ -184,7 +161,9 @@ class RunFolder:
 
     def save_grid(self, images, epoch, columns):
         """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`."""
-        grid = image_grid(to_uint8(images), columns)
+        images = to_rgb(to_uint8(images))
+        grid = image_grid(images, columns, padding=2, background=255,
+                          scale=grid_scale(images.shape[1], GRID_MIN_TILE))
         path = self.grid_path(epoch)
         _replace(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
         return path
