@@ -65,8 +65,9 @@ def parse_args(argv=None):
                         help="images per prediction batch (default: 256)")
     flip = parser.add_mutually_exclusive_group()
     flip.add_argument("--flip-average", dest="flip_average", action="store_const", const=True,
-                      help="average each prediction with that of the mirrored image, about "
-                           "half the speed (default: as the model's classes.json says)")
+                      help="average the prediction with that of the mirrored image for the "
+                           "photos the model is unsure of (below classes.json's "
+                           "flip_average_below) (default: as the model's classes.json says)")
     flip.add_argument("--no-flip-average", dest="flip_average", action="store_const",
                       const=False, help="predict on the image only (overrides classes.json)")
     parser.set_defaults(flip_average=None)

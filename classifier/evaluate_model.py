@@ -68,8 +68,12 @@ def main(argv=None):
         print(f"skipped unreadable image: {path}")
     print(f"{args.model} on {folder}")
     print(format_report(report))
-    print(f"temperature {report['temperature']:.3f}, flip averaging "
-          f"{'on' if report['flip_average'] else 'off'}; ECE before calibration "
+    flip = "off"
+    if report["flip_average"]:
+        below = report["flip_average_below"]
+        flip = "on" if below >= 1 else f"on below confidence {below:.2f}"
+    print(f"temperature {report['temperature']:.3f}, flip averaging {flip}; "
+          f"ECE before calibration "
           f"{report['uncalibrated']['ece']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

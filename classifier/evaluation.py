@@ -66,5 +66,6 @@ def evaluate_files(classifier, files, batch_size=64, flip_average=None, threshol
     report = report_from_probabilities(probabilities, true_views, classifier.classes,
                                        classifier.temperature, threshold)
     report["flip_average"] = classifier.flip_average if flip_average is None else flip_average
+    report["flip_average_below"] = classifier.flip_average_below
     report["unreadable_files"] = failed
     return report

@@ -3,8 +3,8 @@
 A run folder holds `model.keras` (RGB float32 in [0, 255] of shape (N, S, S, 3) to softmax
 probabilities, with a layer named `features` giving the penultimate feature vector) and
 `classes.json` (ordered class names, input size, how images are made square, the calibration
-temperature and whether to average over a horizontal flip). Every script that uses a trained
-classifier goes through `load_classifier`.
+temperature, and whether and when to average over a horizontal flip). Every script that uses a
+trained classifier goes through `load_classifier`.
 """
 
 import json
@@ -22,14 +22,19 @@ FEATURE_LAYER = "features"
 
 
 def write_classes_json(run_dir, classes, image_size, fit, temperature=1.0, flip_average=False,
-                       **extra):
-    """Write `classes.json` into `run_dir`: everything a user of the model needs besides it."""
+                       flip_average_below=1.0, **extra):
+    """Write `classes.json` into `run_dir`: everything a user of the model needs besides it.
+
+    With `flip_average`, a photo whose calibrated confidence is below `flip_average_below`
+    (1 = every photo) is predicted again mirrored and the two predictions averaged.
+    """
     info = {
         "classes": list(classes),
         "image_size": int(image_size),
         "fit": fit,
         "temperature": float(temperature),
         "flip_average": bool(flip_average),
+        "flip_average_below": float(flip_average_below),
         "input": "RGB float32 in [0, 255], shape (N, image_size, image_size, 3)",
         "feature_layer": FEATURE_LAYER,
         **extra,
@@ -63,6 +68,10 @@ def check_run_folder(run_dir):
         raise UsageError(f"{run_dir / CLASSES_FILE}: bad image_size {info.get('image_size')!r}")
     if info.get("fit", "stretch") not in FIT_MODES:
         raise UsageError(f"{run_dir / CLASSES_FILE}: bad fit {info.get('fit')!r}")
+    below = info.get("flip_average_below", 1.0)
+    if not isinstance(below, (int, float)) or not 0 < below <= 1:
+        raise UsageError(f"{run_dir / CLASSES_FILE}: flip_average_below must be in (0, 1], "
+                         f"not {below!r}")
     return info
 
 
@@ -78,6 +87,7 @@ class ViewClassifier:
         self.fit = info.get("fit", "stretch")
         self.temperature = float(info.get("temperature", 1.0))
         self.flip_average = bool(info.get("flip_average", False))
+        self.flip_average_below = float(info.get("flip_average_below", 1.0))
         self._mirror = np.array(mirror_permutation(self.classes))
         tf = quiet_tensorflow()
         self._predict_fn = tf.function(self._probabilities, reduce_retracing=True)
@@ -92,26 +102,44 @@ class ViewClassifier:
         self._features_fn = (tf.function(lambda x: feature_model(x, training=False),
                                          reduce_retracing=True) if feature_model else None)
 
-    def _probabilities(self, images, flip):
+    def _calibrated(self, probs, temperature):
+        tf = quiet_tensorflow()
+        if temperature == 1.0:
+            return probs
+        return tf.nn.softmax(tf.math.log(tf.maximum(probs, 1e-12)) / temperature, axis=-1)
+
+    def _probabilities(self, images, flip, below, temperature):
         tf = quiet_tensorflow()
         images = tf.cast(images, tf.float32)
         probs = self.model(images, training=False)
-        if flip:
+        if flip and below >= 1.0:
             flipped = self.model(images[:, :, ::-1, :], training=False)
             probs = (probs + tf.gather(flipped, self._mirror, axis=1)) / 2.0
-        if self.temperature != 1.0:
-            logits = tf.math.log(tf.maximum(probs, 1e-12)) / self.temperature
-            probs = tf.nn.softmax(logits, axis=-1)
-        return probs
+        elif flip:
+            confidence = tf.reduce_max(self._calibrated(probs, temperature), axis=1)
+            unsure = tf.where(confidence < below)
+
+            def second_pass():
+                mirrored = tf.gather(images, unsure[:, 0])[:, :, ::-1, :]
+                flipped = tf.gather(self.model(mirrored, training=False), self._mirror, axis=1)
+                averaged = (tf.gather_nd(probs, unsure) + flipped) / 2.0
+                return tf.tensor_scatter_nd_update(probs, unsure, averaged)
+
+            # an empty batch would crash oneDNN's fused convolutions
+            probs = tf.cond(tf.shape(unsure)[0] > 0, second_pass, lambda: probs)
+        return self._calibrated(probs, temperature)
 
     def predict(self, images, flip_average=None):
         """Calibrated class probabilities (numpy, (N, n_classes)) for a uint8 or float batch.
 
         With `flip_average` (default: the model's setting) the probabilities of the mirrored
-        image, mapped back through the mirror map, are averaged in.
+        image, mapped back through the mirror map, are averaged in for every image whose
+        calibrated confidence is below `flip_average_below` (1 = every image): a sure
+        prediction is not worth a second pass.
         """
         flip = self.flip_average if flip_average is None else bool(flip_average)
-        return self._predict_fn(images, flip).numpy()
+        return self._predict_fn(images, flip, self.flip_average_below,
+                                self.temperature).numpy()
 
     def features(self, images):
         """Penultimate-layer features (numpy, (N, D)) for a batch of images."""

@@ -82,7 +82,17 @@ def model_card(measured_options, report, released_options, released_report, ood_
     released_holdout = sum(released_options["holdout_counts"].values())
     measured_train = sum(measured_options["train_counts"].values())
     minutes = released_report.get("training_seconds", 0) / 60
-    flip = "on" if released_options["flip_average"] else "off"
+    below = released_options.get("flip_average_below", 1.0)
+    if not released_options["flip_average"]:
+        flip = "off (`flip_average` in `classes.json`)."
+    elif below >= 1:
+        flip = ("on (`flip_average` in `classes.json`): every photo and its mirror image\n"
+                "  are both predicted and averaged, the mirror's views swapped left/right.")
+    else:
+        flip = (f"on for the photos it is unsure of (`flip_average`,\n"
+                f"  `flip_average_below` in `classes.json`): a photo whose calibrated confidence "
+                f"is below\n  {below:.2f} is predicted again mirrored and the two averaged, the "
+                f"mirror's views swapped\n  left/right; sure photos skip the second pass.")
     views = ", ".join(f"`{c}`" for c in classes)
     return f"""# cargen viewpoint classifier (`classifier/pretrained`)
 
@@ -102,8 +112,7 @@ python classifier/classify_images.py --input DIR      # sorts DIR with this mode
 - Network `{released_options["arch"]}`: {released_report["parameters"]:,} parameters,
   {released_report["multiply_adds"] / 1e6:.1f} M multiply-adds per image at {released_options["image_size"]} px; a photo
   is made square by `{released_options["fit"]}`.
-- Test-time flip averaging is {flip} (`flip_average` in `classes.json`): the photo and its
-  mirror image are both predicted and averaged, the mirror's views swapped left/right.
+- Test-time flip averaging is {flip}
 - Confidence is temperature-scaled: T = {released_report.get("temperature", 1.0):.3f}, fitted on
   {released_holdout:,} training photos held back from the weights' training and stored in
   `classes.json`, so the sorter's 0.70 threshold means what it says.

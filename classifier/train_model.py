@@ -26,9 +26,10 @@ def parse_args(argv=None):
     """The command line as a namespace."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, type=Path,
+    parser.add_argument("--data", type=Path, default=None,
                         help="dataset folder: train/ and validation/ with one folder per view, "
-                             "or a single folder of views (then split, see --validation-split)")
+                             "or a single folder of views (then split, see --validation-split); "
+                             "required unless --recalibrate")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder to create (default: classifier/models/<arch>_<size>px)")
     parser.add_argument("--add", action="append", default=[], type=Path, metavar="DIR",
@@ -70,6 +71,10 @@ def parse_args(argv=None):
     parser.add_argument("--no-flip-average", dest="flip_average", action="store_false",
                         help="do not average predictions over the mirrored photo at test time "
                              "(default: averaging on)")
+    parser.add_argument("--flip-average-below", type=float, default=0.9,
+                        help="average over the mirrored photo only when the photo's own "
+                             "calibrated confidence is below this; sure photos skip the "
+                             "second pass, 1 = every photo (default: 0.9)")
     parser.add_argument("--holdout", type=float, default=0.1,
                         help="share of training photos held back to fit the calibration "
                              "temperature, 0 = no calibration (default: 0.1)")
@@ -81,9 +86,19 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a killed run in --out from its last finished epoch")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="for a finished run in --out: fit the temperature and write the "
+                             "report again with the test-time options given here "
+                             "(--no-flip-average, --flip-average-below, --threshold), keeping "
+                             "the trained model; data and split come from its options.json")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved options and exit")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.data is None and not args.recalibrate:
+        parser.error("the following arguments are required: --data")
+    if args.recalibrate and args.out is None:
+        parser.error("--recalibrate needs --out (the finished run folder)")
+    return args
 
 
 def main(argv=None):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier import training_data
-from classifier.calibration import apply_temperature, fit_temperature
+from classifier.calibration import fit_temperature
 from classifier.evaluation import labelled_probabilities, report_from_probabilities
 from classifier.inference import (MODEL_FILE, ViewClassifier, load_classifier,
                                   write_classes_json)
@@ -31,6 +31,9 @@ OPTIONS_FILE = "options.json"
 HISTORY_FILE = "history.csv"
 REPORT_FILE = "report.json"
 BACKUP_DIR = "backup"
+TEST_TIME_OPTIONS = ("flip_average", "flip_average_below", "threshold")
+FIT_KEYS = ("training_seconds", "train_images_per_second", "epochs_run", "parameters",
+            "multiply_adds", "skipped_files")
 MIN_IMAGE_SIZE = 32
 
 
@@ -50,6 +53,8 @@ def resolve_options(options):
         raise UsageError(f"--fit must be one of {', '.join(FIT_MODES)}")
     if options.get("validation_split") is not None and not 0 < options["validation_split"] < 1:
         raise UsageError("--validation-split must be between 0 and 1")
+    if not 0 < options.setdefault("flip_average_below", 1.0) <= 1:
+        raise UsageError("--flip-average-below must be in (0, 1]")
     if not 0 <= options["holdout"] < 1:
         raise UsageError("--holdout must be between 0 and 1 (0 turns calibration off)")
     if not 0 <= options.get("outliers", 0.0) < 1:
@@ -184,20 +189,12 @@ def train(options):
     """Train a classifier as `options` say and fill its run folder; returns the report dict."""
     options = resolve_options(options)
     run_dir = Path(options["out"])
+    if options.get("recalibrate"):
+        return recalibrate(options)
     if options["resume"] and (run_dir / REPORT_FILE).is_file():
         print(f"{run_dir}: run already complete (report.json exists); nothing to do")
         return json.loads((run_dir / REPORT_FILE).read_text())
-    train_files, validation_files = training_data.find_dataset(
-        options["data"], options["add"], options["validation_split"], options["seed"])
-    classes = training_data.class_list(train_files.views, options["flip"])
-    holdout_files = training_data.LabelledFiles()
-    if options["holdout"] > 0:
-        train_files, holdout_files = training_data.stratified_split(
-            train_files, options["holdout"], options["seed"] + 1)
-    unknown = sorted(set(validation_files.views) - set(classes))
-    if unknown:
-        print(f"note: validation views {', '.join(unknown)} have no training images; "
-              f"they count as errors")
+    train_files, holdout_files, validation_files, classes = _split(options)
     run_dir = _prepare_run_dir(run_dir, options["resume"])
     saved = {key: value for key, value in options.items() if not key.startswith("_")}
     saved["classes"] = classes
@@ -230,6 +227,45 @@ def train(options):
                       model)
 
 
+def _split(options):
+    """(training, calibration hold-out, validation `LabelledFiles`, class list) of a run."""
+    train_files, validation_files = training_data.find_dataset(
+        options["data"], options["add"], options["validation_split"], options["seed"])
+    classes = training_data.class_list(train_files.views, options["flip"])
+    holdout_files = training_data.LabelledFiles()
+    if options["holdout"] > 0:
+        train_files, holdout_files = training_data.stratified_split(
+            train_files, options["holdout"], options["seed"] + 1)
+    unknown = sorted(set(validation_files.views) - set(classes))
+    if unknown:
+        print(f"note: validation views {', '.join(unknown)} have no training images; "
+              f"they count as errors")
+    return train_files, holdout_files, validation_files, classes
+
+
+def recalibrate(options):
+    """Calibrate and report a finished run again with the test-time options in `options`
+    (flip averaging, its confidence cut-off, the threshold), keeping the trained model and
+    its training figures; the data and split come from the run's options.json."""
+    run_dir = Path(options["out"])
+    for name in (MODEL_FILE, OPTIONS_FILE, REPORT_FILE):
+        if not (run_dir / name).is_file():
+            raise UsageError(f"{run_dir}: --recalibrate needs a finished run ({name} missing)")
+    saved = json.loads((run_dir / OPTIONS_FILE).read_text())
+    for key in TEST_TIME_OPTIONS:
+        saved[key] = options[key]
+    saved["out"] = str(run_dir)
+    saved = resolve_options(saved)
+    _, holdout_files, validation_files, classes = _split(saved)
+    if classes != saved.get("classes"):
+        raise UsageError(f"{run_dir}: the data in options.json now gives classes {classes}, "
+                         f"the model has {saved.get('classes')}")
+    old_report = json.loads((run_dir / REPORT_FILE).read_text())
+    fit_info = {key: old_report[key] for key in FIT_KEYS if key in old_report}
+    _write_json(run_dir / OPTIONS_FILE, saved)
+    return finish_run(run_dir, saved, classes, holdout_files, validation_files, fit_info)
+
+
 def _known(files, classes):
     keep = [i for i, view in enumerate(files.views) if view in classes]
     return files.subset(keep)
@@ -244,21 +280,26 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
     extra = {"arch": options["arch"],
              "preprocessing": "decoded by data.images.load_square, RGB uint8 as float32 "
                               "0..255; the model rescales internally"}
+    flip, below = options["flip_average"], options.get("flip_average_below", 1.0)
+    # the temperature is fitted on every held-back photo averaged with its mirror image;
+    # the confidence cut-off then skips the second pass only where it cannot matter
     info = write_classes_json(run_dir, classes, options["image_size"], options["fit"], 1.0,
-                              options["flip_average"], **extra)
+                              flip, 1.0, **extra)
     classifier = ViewClassifier(model, info, run_dir) if model else load_classifier(run_dir)
     temperature = 1.0
     if len(holdout_files):
         raw, true_views, _ = labelled_probabilities(classifier, holdout_files)
         temperature = fit_temperature(raw, np.array([classes.index(v) for v in true_views]))
     write_classes_json(run_dir, classes, options["image_size"], options["fit"], temperature,
-                       options["flip_average"], **extra,
+                       flip, below, **extra,
                        calibration=f"temperature fitted on {len(holdout_files)} held-back "
                                    f"training photos")
-    raw, true_views, failed = labelled_probabilities(classifier, validation_files)
-    report = report_from_probabilities(apply_temperature(raw, temperature), true_views, classes,
-                                       temperature, options["threshold"])
-    report["flip_average"] = options["flip_average"]
+    classifier.temperature, classifier.flip_average_below = temperature, below
+    calibrated, true_views, failed = labelled_probabilities(classifier, validation_files)
+    report = report_from_probabilities(calibrated, true_views, classes, temperature,
+                                       options["threshold"])
+    report["flip_average"] = flip
+    report["flip_average_below"] = below
     report["unreadable_validation_files"] = failed
     report.update(fit_info)
     report["data"] = options["data"]

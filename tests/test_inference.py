@@ -31,6 +31,23 @@ def test_flip_average_is_mirror_consistent(tiny_classifier_run):
     np.testing.assert_allclose(probs, mirrored[:, order], atol=1e-5)
 
 
+def test_flip_average_only_below_the_cut_off(tiny_classifier_run):
+    classifier = load_classifier(tiny_classifier_run)
+    images = np.random.default_rng(3).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    images[:4] //= 4
+    plain = classifier.predict(images, flip_average=False)
+    full = classifier.predict(images, flip_average=True)
+    cut = float(np.median(plain.max(axis=1)))
+    classifier.flip_average_below = cut
+    mixed = classifier.predict(images, flip_average=True)
+    unsure = plain.max(axis=1) < cut
+    assert 0 < unsure.sum() < len(images)
+    np.testing.assert_allclose(mixed[unsure], full[unsure], atol=1e-5)
+    np.testing.assert_allclose(mixed[~unsure], plain[~unsure], atol=1e-6)
+    classifier.flip_average_below = 1e-3  # no photo is that unsure: no second pass at all
+    np.testing.assert_allclose(classifier.predict(images, flip_average=True), plain, atol=1e-6)
+
+
 def test_temperature_softens(tiny_classifier_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_classifier_run, run)

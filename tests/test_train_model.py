@@ -65,6 +65,7 @@ def test_training_writes_the_whole_run_folder(trained_run):
     assert info["classes"] == list(VIEWS)
     assert info["image_size"] == 32 and info["fit"] == "stretch"
     assert info["temperature"] > 0 and info["flip_average"] is True
+    assert info["flip_average_below"] == 0.9
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 18
     assert 0 <= report["accuracy"] <= 1 and 0 <= report["macro_f1"] <= 1
@@ -93,6 +94,33 @@ def test_resume_of_a_finished_run_does_nothing(trained_run):
         run_main(main, ["--data", str(out.parent), "--out", str(out), "--resume", *TINY])
     assert stop.value.code == 0
     assert (out / "model.keras").stat().st_mtime == before
+
+
+def test_recalibrate_rewrites_the_report_and_keeps_the_model(trained_run, tmp_path):
+    import shutil
+    _, out, _ = trained_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    before = json.loads((run / "report.json").read_text())
+    model_time = (run / "model.keras").stat().st_mtime
+    result = run_script("classifier/train_model.py", "--out", run, "--recalibrate",
+                        "--no-flip-average", "--threshold", "0.5")
+    assert result.returncode == 0, result.stderr
+    after = json.loads((run / "report.json").read_text())
+    assert after["flip_average"] is False and after["threshold"] == 0.5
+    assert after["training_seconds"] == before["training_seconds"]
+    assert after["skipped_files"] == before["skipped_files"] and after["images"] == 18
+    assert json.loads((run / "classes.json").read_text())["flip_average"] is False
+    assert json.loads((run / "options.json").read_text())["threshold"] == 0.5
+    assert (run / "model.keras").stat().st_mtime == model_time
+
+
+def test_recalibrate_needs_a_finished_run(tmp_path):
+    result = run_script("classifier/train_model.py", "--out", tmp_path / "none",
+                        "--recalibrate")
+    assert result.returncode != 0
+    assert "--recalibrate needs a finished run" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_single_folder_split_with_empty_right_gets_right_from_flips(tmp_path):
