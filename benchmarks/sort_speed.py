@@ -230,16 +230,16 @@ def main(argv=None):
         shipped = args.model if str(args.model) != "none" and args.model.is_dir() else None
         if shipped:
             runs.append((f"sort, shipped model ({shipped}) as it ships", shipped, None))
+        paths = sorted(photos.iterdir())
         for label, run, flip in runs:
             name = f"run{len(rows)}"
             rate, cpu, result, classifier = measure_sort(run, photos, work, name,
                                                          args.batch_size, flip)
-            decode, predict = stage_rates(classifier, sorted(photos.iterdir()), args.batch_size,
-                                          flip)
+            decode, predict = stage_rates(classifier, paths, args.batch_size, flip)
             limit = "decoding" if decode < predict else "prediction"
             stages = f"decode alone {decode:,.0f}/s, predict alone {predict:,.0f}/s: {limit} limits"
             if run is shipped and classifier.flip_average:
-                share = second_pass_share(classifier, sorted(photos.iterdir()), args.batch_size)
+                share = second_pass_share(classifier, paths, args.batch_size)
                 stages += (f"; flip averaging below confidence "
                            f"{classifier.flip_average_below:.2f}: {share:.1%} of photos "
                            f"predicted twice")

@@ -280,7 +280,7 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
     extra = {"arch": options["arch"],
              "preprocessing": "decoded by data.images.load_square, RGB uint8 as float32 "
                               "0..255; the model rescales internally"}
-    flip, below = options["flip_average"], options.get("flip_average_below", 1.0)
+    flip, below = options["flip_average"], options["flip_average_below"]
     # the temperature is fitted on every held-back photo averaged with its mirror image;
     # the confidence cut-off then skips the second pass only where it cannot matter
     info = write_classes_json(run_dir, classes, options["image_size"], options["fit"], 1.0,

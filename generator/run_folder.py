@@ -180,7 +180,8 @@ class RunFolder:
             grids = [grids[i] for i in picks]
         frames = []
         for grid in grids:
-            image = Image.open(grid).convert("RGB")
+            with Image.open(grid) as opened:
+                image = opened.convert("RGB")
             if max_side and image.width > max_side:
                 image = image.resize((max_side, round(image.height * max_side / image.width)),
                                      Image.LANCZOS)
