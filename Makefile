@@ -41,6 +41,9 @@ DONE := $(DEMO)/.done
 DEMO_PER_VIEW ?= 300
 DEMO_PICTURES ?= 2700
 DEMO_CLASSIFIER_EPOCHS ?= 14
+# 96 px (the default is 112): a quarter less work per epoch, and the generator's 64 px pictures
+# lose less detail on their way up to the classifier's input when the demo evaluates them.
+DEMO_CLASSIFIER_SIZE ?= 96
 # The demo trains WGAN-GP with 2 critic updates per generator update at lr 2e-4: on a 2-core CPU
 # it draws recognisable cars in about 9 minutes, where clipping (the script's default, the
 # paper's) needs many thousands of iterations. Batch 24 learns as fast per iteration as 32 here
@@ -65,7 +68,8 @@ $(DONE)/synthetic: | $(STAMP)
 
 $(DONE)/classifier: $(DONE)/synthetic
 	$(PY) classifier/train_model.py --data $(DEMO)/synthetic --out $(DEMO_CLASSIFIER) \
-	    --epochs $(DEMO_CLASSIFIER_EPOCHS) $(call resume_if,$(DEMO_CLASSIFIER))
+	    --epochs $(DEMO_CLASSIFIER_EPOCHS) --image-size $(DEMO_CLASSIFIER_SIZE) \
+	    $(call resume_if,$(DEMO_CLASSIFIER))
 	@touch $@
 
 $(DONE)/sorted: $(DONE)/classifier
