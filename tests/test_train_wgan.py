@@ -217,3 +217,19 @@ def test_ema_generator_averages_the_weights_and_resumes(pictures, tmp_path):
     raw, average = generator.weights[kernel].numpy(), wgan.sampler.weights[kernel].numpy()
     assert wgan.sampler is not generator and not np.allclose(raw, start[kernel])
     assert 0 < np.abs(average - start[kernel]).mean() < np.abs(raw - start[kernel]).mean()
+
+
+def test_critic_scores_real_and_fake_in_one_call_only_without_batch_norm():
+    import keras
+    from generator.networks import build_critic, build_generator
+    from generator.wgan import WGAN
+    rng = np.random.default_rng(0)
+    real, fake = (rng.uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32) for _ in range(2))
+    for normalization, one_call in (("layer", True), ("batch", False)):
+        critic = build_critic(16, 3, 4, normalization)
+        wgan = WGAN(build_generator(8, 16, 3, 4), critic, keras.optimizers.Adam(),
+                    keras.optimizers.Adam(), 8)
+        assert wgan.mixes_samples is not one_call
+        real_score, fake_score = wgan._scores(real, fake)
+        separate = [float(np.mean(critic(x, training=True))) for x in (real, fake)]
+        assert np.allclose([float(real_score), float(fake_score)], separate, atol=1e-5)
