@@ -24,10 +24,10 @@ in the critic (layer norm instead, as that paper recommends).
 An epoch is ceil(images / batch) generator iterations (each with n_critic critic updates), the
 seed's definition; --steps-per-epoch overrides it. After every epoch the run folder
 generator/models/<view>_<loss>_<size>px_z<latent>_b<batch>_nc<n_critic>/ gets a 5x5 grid from
-fixed latents (images/generated_plot_EEEE.png), metrics.csv rows, loss_plot.png, a checkpoint
-and generator.keras; progress.gif animates the grids (rewritten about ten times per run and at
-the end). With --classifier, eval.csv gets the evaluation figures and generator_best.keras the
-generator with the lowest FD-classifier.
+fixed latents (images/generated_plot_EEEE.png), metrics.csv rows, a checkpoint and
+generator.keras; progress.gif animates the grids and loss_plot.png draws the losses (both
+redrawn about ten times per run and at the end). With --classifier, eval.csv gets the
+evaluation figures and generator_best.keras the generator with the lowest FD-classifier.
 """
 
 import argparse

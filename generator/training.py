@@ -23,7 +23,7 @@ from generator.networks import build_critic, build_generator  # noqa: E402
 from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
-GIF_UPDATES = 10  # progress.gif is rewritten about this many times per run, and at the end
+GIF_UPDATES = 10  # progress.gif and loss_plot.png are redrawn this many times a run, and at the end
 GIF_WIDTH = 400  # pixels: frames at about the tiles' own size (the PNG grids are enlarged)
 DEFAULT_LR = {"wgan": 5e-5, "wgan-gp": 1e-4}
 
@@ -276,9 +276,9 @@ def _train(options, folder, say):
                                 options["grid"])
         manager.save(checkpoint_number=epoch)
         folder.save_model(wgan.sampler)
-        folder.plot_losses()
         if epoch == options["epochs"] or epoch % max(1, options["epochs"] // GIF_UPDATES) == 0:
-            folder.write_gif(max_side=GIF_WIDTH)  # re-encoding every frame: not every epoch
+            folder.plot_losses()  # both redraw the whole run (0.3-2 s): not every epoch
+            folder.write_gif(max_side=GIF_WIDTH)
         if bar:
             bar.close()
         mean = {k: np.mean([row[k] for row in rows]) for k in rows[0]}
