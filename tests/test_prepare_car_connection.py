@@ -334,9 +334,12 @@ def test_killed_between_journal_and_rename_loses_nothing(tmp_path, crash_at):
 def test_sigkill_at_random_moments_then_rerun(tmp_path):
     folder = tmp_path / "pictures"
     originals = many_pictures(folder, 300)
+    started = time.perf_counter()
     expected = clean_run(tmp_path, folder)
+    whole_run = time.perf_counter() - started  # kills at fractions of it, whatever the host speed
     finished, kills, mid_move = False, 0, 0
-    for delay in (0.3, 0.5, 0.8, 1.2, 1.8, 2.7):  # later kills land later in the run
+    for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.2, 2.0):
+        delay = fraction * whole_run
         process = subprocess.Popen([sys.executable, SCRIPT, str(folder), "--dedupe"], cwd=REPO,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -353,4 +356,4 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path):
     assert result.returncode == 0, result.stderr
     assert_nothing_lost(folder, originals)
     assert locations(folder) == expected
-    print(f"{kills} kills, {mid_move} of them in the middle of the moves")
+    print(f"{kills} kills, {mid_move} of them in the middle of the moves, run {whole_run:.2f} s")
