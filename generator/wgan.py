@@ -86,13 +86,17 @@ class WGAN:
         self.critic_optimizer.apply_gradients(zip(gradients, variables))
         return tf.stack([-real_score, fake_score, tf.cast(penalty, tf.float32)])
 
+    def _critic_scores(self, images):
+        """The critic's scores of `images` (training mode) as float32."""
+        return tf.cast(self.critic(images, training=True), tf.float32)
+
     def _scores(self, real, fake):
         """Mean critic scores (float32) of the real and the fake batch."""
         if self.mixes_samples:
-            return (tf.reduce_mean(tf.cast(self.critic(real, training=True), tf.float32)),
-                    tf.reduce_mean(tf.cast(self.critic(fake, training=True), tf.float32)))
+            return (tf.reduce_mean(self._critic_scores(real)),
+                    tf.reduce_mean(self._critic_scores(fake)))
         batch = tf.shape(real)[0]
-        scores = tf.cast(self.critic(tf.concat([real, fake], 0), training=True), tf.float32)
+        scores = self._critic_scores(tf.concat([real, fake], 0))
         return tf.reduce_mean(scores[:batch]), tf.reduce_mean(scores[batch:])
 
     def _gradient_penalty(self, real, fake):
@@ -100,7 +104,7 @@ class WGAN:
         mixed = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            scores = tf.cast(self.critic(mixed, training=True), tf.float32)
+            scores = self._critic_scores(mixed)
         gradients = tf.cast(tape.gradient(scores, mixed), tf.float32)
         norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
         return tf.reduce_mean(tf.square(norms - 1.0))
@@ -109,7 +113,7 @@ class WGAN:
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             fake = self.generator(tf.random.normal((batch, self.latent_dim)), training=True)
-            loss = -tf.reduce_mean(tf.cast(self.critic(fake, training=True), tf.float32))
+            loss = -tf.reduce_mean(self._critic_scores(fake))
             scaled_loss = self._scaled(self.generator_optimizer, loss)
         gradients = tape.gradient(scaled_loss, variables)
         self.generator_optimizer.apply_gradients(zip(gradients, variables))
