@@ -6,7 +6,9 @@ drawn from the iterator inside the function and a fresh fake batch, each followe
 every critic weight to [-clip_value, clip_value]; then one generator update. With
 `loss="wgan-gp"` the clipping is replaced by the gradient penalty of Gulrajani et al. (2017).
 With `ema > 0` the step also updates an exponential moving average of the generator's weights
-(Yazici et al. 2019), whose images are smoother and steadier than the raw generator's.
+(Yazici et al. 2019), whose images are smoother and steadier than the raw generator's. No network
+ever ran with the averaged weights, so the average's batch-norm statistics are measured on it
+(standing statistics, Brock et al. 2019) whenever `sampler` is asked for after training steps.
 
 Real and fake batches go through a batch-normalised critic in separate calls, as in the
 paper's code, so its batch norm sees statistics of one kind of image at a time; a critic without
@@ -16,9 +18,12 @@ across replicas by the optimizers, and clipping runs once on the mirrored weight
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 LOSSES = ("wgan", "wgan-gp")
+STATISTICS_BATCHES = 4  # x STATISTICS_BATCH latents measure the averaged generator's batch norm
+STATISTICS_BATCH = 64
 
 
 class WGAN:
@@ -54,6 +59,7 @@ class WGAN:
                 self.ema_generator.set_weights(generator.get_weights())
                 self.ema_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
                                                name="ema_updates")
+            self._measure_statistics, self._measured_at = None, None
         replica_options = {"jit_compile": True} if jit else {}
         self._critic_update = tf.function(self._critic_update_fn, **replica_options)
         self._generator_update = tf.function(self._generator_update_fn, **replica_options)
@@ -121,18 +127,48 @@ class WGAN:
 
     @property
     def sampler(self):
-        """The generator to draw images with: the moving average when `ema` is on."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
+        """The generator to draw images with: the moving average when `ema` is on, its
+        batch-norm statistics measured after the latest update."""
+        if self.ema_generator is None:
+            return self.generator
+        updates = int(self.ema_updates.numpy())
+        if self._measured_at != updates:
+            self.measure_statistics()
+            self._measured_at = updates
+        return self.ema_generator
 
     def _update_ema(self):
-        """ema <- d * ema + (1 - d) * weights, for every generator weight (batch-norm
-        statistics too), with d = min(ema, (1 + n) / (10 + n)) after n updates so the
-        average forgets the random start quickly."""
+        """ema <- d * ema + (1 - d) * weights, for every trainable generator weight, with
+        d = min(ema, (1 + n) / (10 + n)) after n updates so the average forgets the random
+        start quickly. Batch-norm statistics are not averaged: `measure_statistics` sets them."""
         self.ema_updates.assign_add(1)
         count = tf.cast(self.ema_updates, tf.float32)
         decay = tf.minimum(self.ema, (1.0 + count) / (10.0 + count))
-        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+        for average, weight in zip(self.ema_generator.trainable_weights,
+                                   self.generator.trainable_weights):
             average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+
+    def measure_statistics(self, batches=STATISTICS_BATCHES, batch_size=STATISTICS_BATCH):
+        """Set the moving mean and variance of every batch-norm layer of the averaged
+        generator to the means of its batch statistics over `batches` training-mode batches
+        of fresh latents (what its layers see when it draws a batch)."""
+        layers = [layer for layer in self.ema_generator.layers
+                  if isinstance(layer, keras.layers.BatchNormalization)]
+        if not layers:
+            return
+        if self._measure_statistics is None:
+            probe = keras.Model(self.ema_generator.inputs, [layer.input for layer in layers])
+            self._measure_statistics = tf.function(lambda latents: [
+                tf.nn.moments(tf.cast(x, tf.float32), list(range(len(x.shape) - 1)))
+                for x in tf.nest.flatten(probe(latents, training=True))])
+        totals = None
+        for _ in range(batches):
+            moments = self._measure_statistics(tf.random.normal((batch_size, self.latent_dim)))
+            moments = [np.stack([mean.numpy(), variance.numpy()]) for mean, variance in moments]
+            totals = moments if totals is None else [t + m for t, m in zip(totals, moments)]
+        for layer, (mean, variance) in zip(layers, totals):
+            layer.moving_mean.assign(mean / batches)
+            layer.moving_variance.assign(variance / batches)
 
     def clip_critic(self):
         """Clip every critic weight (batch norm's scale and offset too) to +-clip_value."""

@@ -219,6 +219,36 @@ def test_ema_generator_averages_the_weights_and_resumes(pictures, tmp_path):
     assert 0 < np.abs(average - start[kernel]).mean() < np.abs(raw - start[kernel]).mean()
 
 
+def test_averaged_generator_batch_norm_statistics_are_measured_on_its_own_weights():
+    import keras
+    import tensorflow as tf
+    from generator.networks import build_critic, build_generator
+    from generator.wgan import WGAN
+    generator = build_generator(8, 16, 3, 4)
+    wgan = WGAN(generator, build_critic(16, 3, 4, "layer"), keras.optimizers.Adam(1e-2),
+                keras.optimizers.Adam(1e-2), 8, loss="wgan-gp", n_critic=1, ema=0.9)
+    wgan.build()
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
+    iterator = iter(tf.data.Dataset.from_tensors(real).repeat())
+    for _ in range(3):
+        wgan.train_step(iterator)
+    sampler = wgan.sampler
+    norms = [layer for layer in sampler.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    # the first batch norm follows the dense layer: its input is a plain function of the latents
+    dense = keras.Model(sampler.inputs, norms[0].input)
+    x = dense(tf.random.normal((4096, 8))).numpy().reshape(-1, norms[0].moving_mean.shape[0])
+    assert np.allclose(norms[0].moving_mean.numpy(), x.mean(0), atol=0.1 * x.std(0).mean())
+    assert np.allclose(norms[0].moving_variance.numpy(), x.var(0), rtol=0.2)
+    measured = [layer.moving_variance.numpy().copy() for layer in norms]
+    assert wgan.sampler is sampler  # no training step since: not measured again
+    assert all(np.array_equal(m, layer.moving_variance.numpy())
+               for m, layer in zip(measured, norms))
+    raw = [layer for layer in generator.layers
+           if isinstance(layer, keras.layers.BatchNormalization)]
+    assert not np.allclose(raw[-1].moving_variance.numpy(), norms[-1].moving_variance.numpy())
+
+
 def test_critic_scores_real_and_fake_in_one_call_only_without_batch_norm():
     import keras
     from generator.networks import build_critic, build_generator
