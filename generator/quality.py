@@ -19,7 +19,7 @@ from PIL import Image
 
 from data.cli import UsageError, quiet_tensorflow
 from data.images import fit_square
-from generator.sampling import as_generator, sample_latents, to_rgb, to_uint8
+from generator.sampling import as_generator, restore_aspect, sample_latents, to_rgb, to_uint8
 
 CONFIDENCE_THRESHOLD = 0.70
 KID_SUBSETS = 50
@@ -37,7 +37,7 @@ class ImageStatistics:
     image_size: int = None  # real photos: the size they were fitted to first (None: classifier's)
     fit: str = None
     channels: int = 3
-    aspect: float = None  # padded images: the content's width / height, cut out for the classifier
+    aspect: float = None  # padded or stretched squares: the pictures' width / height, restored
 
     @property
     def count(self):
@@ -88,6 +88,17 @@ def unpad(images, aspect):
     return images[:, :, left:left + width]
 
 
+def picture_shape(images, fit, aspect):
+    """Square images (N, S, S, C) made from pictures of width / height `aspect` with `fit`,
+    back in the pictures' shape: padding bands cut off ("pad"), stretching undone
+    ("stretch"); crops and `aspect` None are returned as they are."""
+    if fit == "pad":
+        return unpad(images, aspect)
+    if fit == "stretch":
+        return restore_aspect(images, aspect)
+    return images
+
+
 def _view_index(classifier, view):
     if view not in classifier.classes:
         raise UsageError(f"{classifier.run_dir}: the classifier has no class {view!r} "
@@ -125,7 +136,7 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
         fit = fit or classifier.fit
         batches = image_dataset(paths, image_size, fit).batch(batch_size).prefetch(
             tf.data.AUTOTUNE)
-        if fit == "pad" and classifier.fit != "pad":
+        if fit in ("pad", "stretch") and classifier.fit != fit:
             aspect = content_aspect(paths)
     features, confidence, unreadable = [], [], 0
     for images, _indices, ok in batches:
@@ -135,8 +146,8 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
         if len(images) and channels == 1:
             images = _grayscale(images)
         if len(images):
-            images = fit_for_classifier(unpad(images, aspect), classifier.image_size,
-                                        classifier.fit)
+            images = fit_for_classifier(picture_shape(images, fit, aspect),
+                                        classifier.image_size, classifier.fit)
             features.append(classifier.features(images))
             confidence.append(classifier.predict(images)[:, index])
     if not features:
@@ -145,17 +156,18 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
                            image_size, fit, channels, aspect)
 
 
-def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128, aspect=None):
+def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128, aspect=None,
+                         fit="pad"):
     """Features and target-view confidences of `n` images generated from seeded latents;
-    `aspect`: cut padding bands off as `unpad` does (for a generator trained on padded
-    pictures, the real statistics' `aspect`)."""
+    `aspect` and `fit`: the real statistics' (see `picture_shape`), for a generator trained on
+    pictures made square with `fit` and shown to a classifier that squares them otherwise."""
     generator = as_generator(generator)
     index = _view_index(classifier, view)
     latents = sample_latents(n, generator.latent_dim, seed)
     features, confidence = [], []
     for start in range(0, n, batch_size):
         images = to_uint8(generator(latents[start:start + batch_size]))
-        images = fit_for_classifier(unpad(images, aspect), classifier.image_size,
+        images = fit_for_classifier(picture_shape(images, fit, aspect), classifier.image_size,
                                     classifier.fit)
         features.append(classifier.features(images))
         confidence.append(classifier.predict(images)[:, index])
@@ -270,9 +282,9 @@ def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch
     if real.count < 2:
         raise UsageError("need at least 2 readable real images to compare")
     generated = generated_statistics(generator, classifier, view, n, seed, batch_size,
-                                     real.aspect)
+                                     real.aspect, real.fit)
     result = {"view": view, **compare(generated, real, threshold, seed),
               "real_image_size": real.image_size, "real_fit": real.fit,
-              "unpadded_aspect": real.aspect}
+              "picture_aspect": real.aspect}
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result

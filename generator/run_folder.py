@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 
 from data.cli import UsageError
-from generator.sampling import grid_scale, image_grid, save_gif, to_rgb, to_uint8
+from generator.sampling import (grid_scale, image_grid, restore_aspect, save_gif, to_rgb,
+                                to_uint8)
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
@@ -159,9 +160,10 @@ class RunFolder:
         """images/generated_plot_EEEE.png for `epoch`."""
         return self.images / f"generated_plot_{epoch:04d}.png"
 
-    def save_grid(self, images, epoch, columns):
-        """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`."""
-        images = to_rgb(to_uint8(images))
+    def save_grid(self, images, epoch, columns, aspect=None):
+        """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`, each shown
+        at width / height `aspect` (see `sampling.restore_aspect`)."""
+        images = to_rgb(restore_aspect(to_uint8(images), aspect))
         grid = image_grid(images, columns, padding=2, background=255,
                           scale=grid_scale(images.shape[1], GRID_MIN_TILE))
         path = self.grid_path(epoch)

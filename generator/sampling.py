@@ -33,6 +33,12 @@ class LoadedGenerator:
     options: dict = field(default_factory=dict)
     _fn: object = field(default=None, repr=False)
 
+    @property
+    def aspect(self):
+        """Width / height to show the images at: the pictures' own when the generator was
+        trained on stretched pictures (options.json `display_aspect`), else 1."""
+        return float(self.options.get("display_aspect") or 1.0)
+
     def __call__(self, latents):
         """Images in [-1, 1] (numpy float32, (N, S, S, C)) for a batch of latents."""
         if self._fn is None:
@@ -143,6 +149,22 @@ def to_uint8(images):
     return np.clip((np.asarray(images, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
+def restore_aspect(images, aspect):
+    """Square uint8 images (N, S, S, C) from a generator trained on pictures stretched to a
+    square, resized back to the pictures' width / height `aspect` (S pixels high when wider
+    than tall, S wide otherwise). `aspect` None or about 1 returns `images` unchanged."""
+    from PIL import Image
+    images = np.asarray(images)
+    if aspect is None or abs(aspect - 1.0) < 0.02 or not len(images):
+        return images
+    size = images.shape[1]
+    width, height = (round(size * aspect), size) if aspect > 1 else (size, round(size / aspect))
+    resized = [np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
+                          .resize((width, height), Image.Resampling.BICUBIC))
+               for image in images]
+    return np.stack(resized).reshape(len(images), height, width, images.shape[-1])
+
+
 def to_rgb(images):
     """uint8 (N, S, S, 1 or 3) images as RGB (a grayscale channel is repeated)."""
     return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
@@ -154,7 +176,7 @@ def grid_scale(image_size, min_cell=96):
 
 
 def image_grid(images, columns=None, padding=2, scale=1, background=48):
-    """Tile uint8 (N, S, S, C) images into one uint8 image, `columns` wide (default: square).
+    """Tile uint8 (N, H, W, C) images into one uint8 image, `columns` wide (default: square).
 
     Each image is enlarged `scale` times by pixel repetition, so no detail is invented.
     """

@@ -62,9 +62,11 @@ def parse_args(argv=None):
                       help="folder holding one sub-folder per view (default: %(default)s)")
     data.add_argument("--view", help="view name, recorded in options.json and the run name "
                       f"({', '.join(VIEWS)}; default: the --data folder's name)")
-    data.add_argument("--fit", choices=FIT_MODES, default="pad",
-                      help="how pictures are made square: pad keeps the whole car (cars are "
-                      "wide), crop takes the centre, stretch ignores the aspect (default: pad)")
+    data.add_argument("--fit", choices=FIT_MODES, default="stretch",
+                      help="how pictures are made square: stretch squeezes the whole picture "
+                      "into the square (every pixel is car or scene; samples are shown back at "
+                      "the pictures' median width/height), pad keeps the aspect with bands "
+                      "above and below, crop takes the centre (default: stretch)")
     data.add_argument("--image-size", type=int, default=64,
                       help="side of the square images in pixels, a power of two >= 16 "
                       "(default: %(default)s; 32 for quick tests, 128 supported)")

@@ -20,6 +20,7 @@ import keras  # noqa: E402  (after quiet_tensorflow)
 
 from generator.input import TrainingImages, check_image_size  # noqa: E402
 from generator.networks import build_critic, build_generator  # noqa: E402
+from generator.quality import content_aspect  # noqa: E402
 from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
@@ -212,6 +213,8 @@ def _train(options, folder, say):
         raise UsageError(f"--batch {batch} must be a multiple of the {replicas} replicas")
     steps_per_epoch = options["steps_per_epoch"] or math.ceil(images.count / batch)
     wgan = build_wgan(options, strategy)
+    options["display_aspect"] = (round(content_aspect(images.paths), 4)
+                                 if options["fit"] == "stretch" else 1.0)
     folder.write_options(options)  # on resume too: --epochs or the speed options may differ
     devices = (f"{replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
                if strategy else "1 device")
@@ -273,7 +276,7 @@ def _train(options, folder, say):
         step.assign(iteration)
         folder.append_metrics(rows)
         grid = folder.save_grid(wgan.sampler(fixed_latents, training=False).numpy(), epoch,
-                                options["grid"])
+                                options["grid"], options["display_aspect"])
         manager.save(checkpoint_number=epoch)
         folder.save_model(wgan.sampler)
         if epoch == options["epochs"] or epoch % max(1, options["epochs"] // GIF_UPDATES) == 0:

@@ -129,6 +129,15 @@ def test_real_photos_are_prepared_like_the_generators_images(tiny_classifier_run
     np.testing.assert_allclose(stats.features, classifier.features(by_hand), atol=1e-5)
 
 
+def test_picture_shape_undoes_padding_or_stretching():
+    from generator.quality import picture_shape
+    images = np.zeros((2, 16, 16, 3), np.uint8)
+    assert picture_shape(images, "pad", 2.0).shape == (2, 8, 16, 3)
+    assert picture_shape(images, "stretch", 2.0).shape == (2, 16, 32, 3)
+    assert picture_shape(images, "crop", 2.0) is images
+    assert picture_shape(images, "stretch", None) is images
+
+
 def test_unpad_cuts_the_padding_bands():
     from generator.quality import unpad
     images = np.zeros((2, 16, 16, 3), np.uint8)

@@ -49,6 +49,31 @@ def test_generate_writes_images_grid_and_looping_gif(generator_run, tmp_path):
     assert np.abs(frames[0] - frames[-1]).mean() < far  # and it loops back to its start
 
 
+def test_a_generator_of_stretched_pictures_draws_them_in_their_own_shape(tmp_path):
+    run_dir = write_generator_run(tmp_path / "stretched", build_tiny_generator(seed=1),
+                                  fit="stretch", display_aspect=4 / 3)
+    out = tmp_path / "cars"
+    result = run_script("--model", run_dir, "--n", 1, "--out", out, "--grid",
+                        "--interpolate", 2, "--keyframes", 2)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out / "image_0000.png") as image:
+        assert image.size == (43, 32)  # 32 px squares shown 4:3, as the pictures were
+    with Image.open(out / "grid.png") as grid:
+        assert grid.size == (2 + 3 * 43 + 2, 2 + 3 * 32 + 2)  # one cell enlarged 3x
+    assert iio.imread(out / "interpolation.gif").shape[1:3] == (100, 133)
+
+
+def test_restore_aspect_resizes_squares_to_the_pictures_shape():
+    from generator.sampling import restore_aspect
+    images = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    assert restore_aspect(images, 4 / 3).shape == (3, 16, 21, 3)
+    assert restore_aspect(images, 0.5).shape == (3, 32, 16, 3)
+    assert restore_aspect(images[..., :1], 2.0).shape == (3, 16, 32, 1)
+    assert restore_aspect(images, 1.0) is images and restore_aspect(images, None) is images
+    flat = np.full((1, 16, 16, 3), 77, np.uint8)
+    assert (restore_aspect(flat, 1.5) == 77).all()
+
+
 def test_same_seed_same_images(generator_run):
     generator = load_generator(generator_run)
     assert generator.path.name == "generator_best.keras"

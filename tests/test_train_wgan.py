@@ -68,7 +68,8 @@ def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
     options = json.loads((run_dir / "options.json").read_text())
     assert options["view"] == "front_left" and options["loss"] == "wgan"
     assert (options["latent_dim"], options["image_size"], options["channels"]) == (8, 32, 3)
-    assert options["lr"] == 5e-5 and options["clip_value"] == 0.01 and options["fit"] == "pad"
+    assert options["lr"] == 5e-5 and options["clip_value"] == 0.01
+    assert options["fit"] == "stretch" and options["display_aspect"] == round(48 / 28, 4)
 
     rows = metrics(run_dir)
     assert [int(r["step"]) for r in rows] == list(range(1, 7))  # 2 epochs of ceil(20 / 8)
@@ -78,7 +79,8 @@ def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
 
     for epoch in (1, 2):
         grid = Image.open(run_dir / "images" / f"generated_plot_{epoch:04d}.png")
-        assert grid.mode == "RGB" and grid.width == grid.height > 5 * 32
+        assert grid.mode == "RGB" and grid.height > 5 * 32
+        assert grid.size == (2 + 5 * (4 * 55 + 2), 2 + 5 * (4 * 32 + 2))  # 32 px shown 55 x 32
     gif = Image.open(run_dir / "progress.gif")
     assert gif.n_frames == 2
     assert Image.open(run_dir / "loss_plot.png").width > 300
@@ -95,6 +97,16 @@ def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
     images = np.asarray(generator(np.random.default_rng(0).standard_normal((3, 8), np.float32)))
     assert images.shape == (3, 32, 32, 3)
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0
+
+
+def test_padded_pictures_are_shown_as_the_squares_they_were_trained_on(pictures, tmp_path):
+    run_dir = tmp_path / "pad"
+    result = run("--data", pictures, *TINY, "--epochs", "1", "--steps-per-epoch", "2",
+                 "--fit", "pad", "--grid", "2", "--out", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "options.json").read_text())["display_aspect"] == 1.0
+    grid = Image.open(run_dir / "images" / "generated_plot_0001.png")
+    assert grid.size == (2 + 2 * (4 * 32 + 2),) * 2
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(pictures, tmp_path):

@@ -30,12 +30,14 @@ def build_tiny_generator(latent_dim=8, image_size=32, channels=3, seed=0, collap
     ])
 
 
-def write_generator_run(run_dir, model, view="front_left", best=None):
+def write_generator_run(run_dir, model, view="front_left", best=None, fit="pad",
+                        display_aspect=1.0):
     """Save `model` as a generator run folder (options.json + generator.keras [+ best])."""
     run_dir.mkdir(parents=True, exist_ok=True)
     _, size, _, channels = model.output_shape
     options = {"latent_dim": model.input_shape[1], "image_size": size, "channels": channels,
-               "view": view, "loss": "wgan-gp", "fit": "pad", "data": "tests"}
+               "view": view, "loss": "wgan-gp", "fit": fit, "data": "tests",
+               "display_aspect": display_aspect}
     (run_dir / "options.json").write_text(json.dumps(options))
     model.save(run_dir / "generator.keras")
     if best is not None:
