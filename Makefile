@@ -52,9 +52,10 @@ DEMO_CLASSIFIER_SIZE ?= 96
 # iteration reached a given view fidelity in less time than two (each iteration costs 135 ms
 # instead of 233). Batch 24 learns as fast per iteration as 32 here and costs a quarter less.
 # bfloat16 on CPUs that have it. Pictures are stretched to the square (the script's default):
-# at the same 3,700 iterations view fidelity 82.6% against 79.6% when padded. The samples come from a moving average of the generator's
-# weights (--ema 0.99): the raw generator's quality swings between evaluations, the average's
-# climbs. The WGAN gets what the other steps leave of the 15 minutes.
+# at the same 3,700 iterations view fidelity 82.6% against 79.6% when padded. The samples come
+# from a moving average of the generator's weights (--ema 0.99): the raw generator's quality
+# swings between evaluations, the average's climbs. The WGAN gets what the other steps leave
+# of the 15 minutes.
 DEMO_WGAN_OPTIONS ?= --loss wgan-gp --n-critic 1 --lr 2e-4 --image-size 64 --width 32 --batch 24 \
     --mixed-precision --ema 0.99 --steps-per-epoch 100 --epochs 37 --eval-every 10
 resume_if = $(if $(wildcard $(1)/options.json),--resume)

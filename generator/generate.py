@@ -80,9 +80,8 @@ def main(argv=None):
     digits = max(4, len(str(args.n - 1)))
     first = []  # the grid's images; the rest are written batch by batch, never all in memory
     for start_index in range(0, args.n, args.batch_size):
-        images = sampling.restore_aspect(sampling.generate_images(
-            generator, latents[start_index:start_index + args.batch_size], args.batch_size),
-            generator.aspect)
+        images = sampling.generate_pictures(
+            generator, latents[start_index:start_index + args.batch_size], args.batch_size)
         for index, image in enumerate(images, start_index):
             sampling.save_png(image, out / f"image_{index:0{digits}d}.png")
         first.extend(images[:max(0, MAX_GRID_IMAGES - len(first))])
@@ -97,9 +96,8 @@ def main(argv=None):
         walks = min(args.n, MAX_WALKS)
         path = sampling.latent_walk(walks, generator.latent_dim, args.interpolate,
                                     args.keyframes, args.seed)
-        flat = sampling.restore_aspect(sampling.generate_images(
-            generator, path.reshape(-1, generator.latent_dim), args.batch_size),
-            generator.aspect)
+        flat = sampling.generate_pictures(generator, path.reshape(-1, generator.latent_dim),
+                                          args.batch_size)
         frames = [sampling.image_grid(frame, scale=scale)
                   for frame in flat.reshape(len(path), walks, *flat.shape[1:])]
         gif = sampling.save_gif(frames, out / "interpolation.gif", args.fps)

@@ -144,6 +144,13 @@ def generate_images(generator, latents, batch_size=256):
     return np.concatenate(parts)
 
 
+def generate_pictures(generator, latents, batch_size=256):
+    """Images as uint8 for `latents`, shown in the generator's pictures' shape (see
+    `restore_aspect`): what is written for people to look at."""
+    generator = as_generator(generator)
+    return restore_aspect(generate_images(generator, latents, batch_size), generator.aspect)
+
+
 def to_uint8(images):
     """Map generator output in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
     return np.clip((np.asarray(images, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)

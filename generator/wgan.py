@@ -161,14 +161,13 @@ class WGAN:
             self._measure_statistics = tf.function(lambda latents: [
                 tf.nn.moments(tf.cast(x, tf.float32), list(range(len(x.shape) - 1)))
                 for x in tf.nest.flatten(probe(latents, training=True))])
-        totals = None
-        for _ in range(batches):
-            moments = self._measure_statistics(tf.random.normal((batch_size, self.latent_dim)))
-            moments = [np.stack([mean.numpy(), variance.numpy()]) for mean, variance in moments]
-            totals = moments if totals is None else [t + m for t, m in zip(totals, moments)]
-        for layer, (mean, variance) in zip(layers, totals):
-            layer.moving_mean.assign(mean / batches)
-            layer.moving_variance.assign(variance / batches)
+        per_batch = [[np.stack([mean.numpy(), variance.numpy()]) for mean, variance in
+                      self._measure_statistics(tf.random.normal((batch_size, self.latent_dim)))]
+                     for _ in range(batches)]
+        for layer, moments in zip(layers, zip(*per_batch)):
+            mean, variance = np.mean(moments, axis=0)
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
 
     def clip_critic(self):
         """Clip every critic weight (batch norm's scale and offset too) to +-clip_value."""
