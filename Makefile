@@ -9,9 +9,11 @@ CHROMIUM_PACKAGES := chromium chromium-driver
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+# The project is installed in editable mode: the scripts import cargen, classifier and generator
+# from this checkout, so edits take effect without reinstalling.
+$(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation -e ".[test]"
 	@touch $(STAMP)
 
 test: install browser

@@ -21,14 +21,11 @@ Finished runs in --runs are reused (delete them to retrain); killed runs are res
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from classifier.out_of_distribution import made_up_images, out_of_distribution_rate  # noqa: E402
-from data.cli import UsageError, run_main  # noqa: E402
+from cargen.cli import UsageError, run_main
+from classifier.out_of_distribution import made_up_images, out_of_distribution_rate
 
 
 def other_only_folder(other, root):

@@ -12,18 +12,15 @@ Examples:
 """
 
 import argparse
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from data.cli import run_main  # noqa: E402
+from cargen.cli import run_main
 
 
 def write_jpgs(folder, count, size=(320, 240), seed=0):
@@ -40,9 +37,10 @@ def write_jpgs(folder, count, size=(320, 240), seed=0):
 
 def training_speed(arch, image_size, steps, batch_size=32):
     """Images/s of the real training step (pipeline + augmentation + update) for `arch`."""
+    import keras
+
     from classifier import training_data
     from classifier.model import build_model
-    import keras
     tf = training_data.tf
     classes = ["front", "front_left", "front_right", "left", "right", "rear", "rear_left",
                "rear_right"]

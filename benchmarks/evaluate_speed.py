@@ -14,17 +14,15 @@ images against all real ones (batch 128). Prints seconds, images/s and the ratio
 """
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
-from data.cli import quiet_tensorflow, run_main  # noqa: E402
+from cargen.cli import quiet_tensorflow, run_main  # noqa: E402
 
 TARGET_SECONDS = 60.0
 
@@ -49,7 +47,6 @@ def parse_args(argv):
 
 def write_real_pictures(folder, count):
     """`count` synthetic 320x240 jpgs (the benchmark's stand-in for real photos)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from prepare_speed import synthetic_picture
     paths = []
     for i in range(count):
@@ -60,9 +57,9 @@ def write_real_pictures(folder, count):
 
 def default_classifier(folder):
     """An untrained `compact` 112 px classifier saved as a run folder."""
+    from cargen.views import VIEWS
     from classifier.inference import write_classes_json
     from classifier.model import build_model
-    from data.views import VIEWS
     build_model("compact", 112, len(VIEWS)).save(Path(folder) / "model.keras")
     write_classes_json(folder, VIEWS, 112, "pad")
     return folder

@@ -2,7 +2,7 @@
 
 Writes --distinct drawn jpgs and hard-links them under --photos names (cheap on disk; every name
 still gets its own thumbnail), builds a tiny untrained 32 px classifier, starts the labelling
-app (classifier/labelling.py) on a free port and lets it guess every photo in its background
+app (classifier/labeller/app.py) on a free port and lets it guess every photo in its background
 thread (reported in photos/s). Then, like a browser, it loads review pages: GET /api/page plus
 the page's thumbnails over 6 parallel connections. Cold pages (no thumbnail cached, no
 background pre-warming), the same pages again warm (thumbnails cached on disk), and as used
@@ -14,28 +14,24 @@ mode and no cache, over the same 6 parallel workers. Also: start-up with the pre
   python benchmarks/labeller_speed.py --photo-size 1600x1200 --guesses random   # camera-sized
 """
 
+import argparse
+import io
+import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from PIL import Image, ImageDraw
 
-import argparse  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import urllib.parse  # noqa: E402
-import urllib.request  # noqa: E402
-
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
-
-from data.cli import UsageError, quiet_tensorflow, run_main  # noqa: E402
+from cargen.cli import UsageError, quiet_tensorflow, run_main
 
 TARGET_MS = 300.0
 BROWSER_CONNECTIONS = 6
@@ -100,8 +96,8 @@ def tiny_classifier(run_dir):
     quiet_tensorflow()
     import keras
 
+    from cargen.views import VIEWS
     from classifier.inference import load_classifier, write_classes_json
-    from data.views import VIEWS
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
@@ -119,7 +115,7 @@ class RandomGuesser:
     """Stands in for a classifier: random probabilities, nothing decoded."""
 
     def __init__(self):
-        from data.views import VIEWS
+        from cargen.views import VIEWS
         self.classes, self.run_dir = list(VIEWS), None
         self.rng = np.random.default_rng(0)
 
@@ -181,7 +177,7 @@ class NaiveThumbnails:
 
     def get(self, source):
         """(JPEG bytes, mimetype) made now from `source`."""
-        from classifier.thumbnails import make_thumbnail
+        from classifier.labeller.thumbnails import make_thumbnail
         buffer = io.BytesIO()
         make_thumbnail(source, self.size, draft=False).save(buffer, "JPEG", quality=85)
         return buffer.getvalue(), "image/jpeg"
@@ -214,8 +210,8 @@ def run_pages(server, pool, count, think_seconds=0.0):
 def main(argv=None):
     """Run the benchmark and print its figures."""
     args = parse_args(argv)
-    from classifier.labelling import create_app, session_of
-    from classifier.thumbnails import Thumbnails
+    from classifier.labeller.app import create_app, session_of
+    from classifier.labeller.thumbnails import Thumbnails
     with tempfile.TemporaryDirectory(prefix="labeller-speed-") as scratch:
         work = args.workdir or Path(scratch)
         photos, out = work / "pictures", work / "labelled"

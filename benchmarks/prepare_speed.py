@@ -1,8 +1,8 @@
 """Hashing throughput of data/prepare_car_connection.py on synthetic pictures (target: >= 200/s).
 
 Writes N synthetic 320x240 jpgs (the size of The Car Connection's pictures) to a temporary
-folder, then times, in the same run: the naive way (full-size decode with data.images.load_rgb
-plus SHA-256, one thread) as the baseline, and data.image_hashes.hash_images (one read, BLAKE2b,
+folder, then times, in the same run: the naive way (full-size decode with cargen.images.load_rgb
+plus SHA-256, one thread) as the baseline, and cargen.datasets.image_hashes.hash_images (one read, BLAKE2b,
 JPEG draft-mode decode to a small grayscale thumbnail, pHash) on 1, 2, 4 and 8 threads.
 Prints images/s and the ratio to the baseline. Files are in the page cache; a first run over a
 cold disk can be slower (681 MB for the real 60,000 pictures).
@@ -14,19 +14,16 @@ cold disk can be slower (681 MB for the real 60,000 pictures).
 import argparse
 import hashlib
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 from PIL import Image, ImageDraw
 
-from data.cli import run_main
-from data.image_hashes import hash_images
-from data.images import load_rgb
+from cargen.cli import run_main
+from cargen.datasets.image_hashes import hash_images
+from cargen.images import load_rgb
 
 TARGET_IMAGES_PER_SECOND = 200
 

@@ -8,21 +8,18 @@ peak resident memory. Target: < 2 GB for 20,000 and within 10% of the 2,000 figu
   python benchmarks/sort_memory.py --sizes 2000 20000 60000
 """
 
+import argparse
+import os
+import platform
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from benchmarks.sort_speed import build_run, make_photos  # noqa: E402
-from data.cli import quiet_tensorflow, run_main  # noqa: E402
+from benchmarks.sort_speed import build_run, make_photos
+from cargen.cli import quiet_tensorflow, run_main
 
 REPO = Path(__file__).resolve().parents[1]
 

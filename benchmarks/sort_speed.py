@@ -16,25 +16,20 @@ to the run-folder contract (the 2021 `seed` network at 150 px and the default `c
   python benchmarks/sort_speed.py --source ../shared/data/stanford-views/validation
 """
 
-import sys
+import argparse
+import os
+import resource
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import resource  # noqa: E402
-
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
-
-from data.cli import UsageError, quiet_tensorflow, run_main  # noqa: E402
-from data.images import list_images  # noqa: E402
-from data.views import VIEWS  # noqa: E402
+from cargen.cli import UsageError, quiet_tensorflow, run_main
+from cargen.images import list_images
+from cargen.views import VIEWS
 
 
 def cpu_seconds():

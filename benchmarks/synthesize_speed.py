@@ -13,16 +13,13 @@ slow it down; the CPU time per picture is the figure they disturb least.
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import run_main  # noqa: E402
-from data.synthetic_dataset import Options, write_dataset  # noqa: E402
-from data.views import VIEWS  # noqa: E402
+from cargen.cli import run_main
+from cargen.synthetic.synthetic_dataset import Options, write_dataset
+from cargen.views import VIEWS
 
 TARGET_RATE = 100.0
 

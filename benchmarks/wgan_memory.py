@@ -19,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from data.cli import run_main  # noqa: E402
+from cargen.cli import run_main
 
 TARGET_EXTRA_BYTES = 1.5e9
 

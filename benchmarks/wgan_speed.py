@@ -23,17 +23,14 @@ Figures, per configuration (batch:n_critic):
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from data.cli import quiet_tensorflow, run_main  # noqa: E402
+from cargen.cli import quiet_tensorflow, run_main
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402

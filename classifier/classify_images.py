@@ -1,14 +1,10 @@
 """Sort a flat folder of car photos into one folder per viewpoint with a trained classifier."""
 
-import sys
+import argparse
+import os
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import os  # noqa: E402
-
-from data.cli import Progress, UsageError, run_main  # noqa: E402
+from cargen.cli import Progress, UsageError, run_main
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
@@ -81,7 +77,7 @@ def parse_args(argv=None):
 
 def write_report(output, classes):
     """Write the contact sheet of the view folders; return its path."""
-    from classifier.contact_sheet import contact_sheet
+    from cargen.contact_sheet import contact_sheet
     from classifier.sorting import REPORT_NAME, UNKNOWN
     folders = [(name, output / name) for name in [*classes, UNKNOWN]]
     return contact_sheet(folders, output / REPORT_NAME, title=f"cargen sort of {output}")

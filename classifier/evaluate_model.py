@@ -12,12 +12,9 @@ train/) holds them.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import run_main  # noqa: E402
+from cargen.cli import run_main
 
 
 def parse_args(argv=None):
@@ -53,11 +50,11 @@ def labelled_folder(data):
 def main(argv=None):
     """Evaluate and print the report; returns the exit status."""
     args = parse_args(argv)
+    from cargen.cli import UsageError
     from classifier.evaluation import evaluate_files
     from classifier.inference import load_classifier
     from classifier.report import format_report, plot_confusion
     from classifier.training_data import read_view_folders
-    from data.cli import UsageError
     classifier = load_classifier(args.model)
     folder = labelled_folder(args.data)
     files = read_view_folders(folder)

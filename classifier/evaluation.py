@@ -3,9 +3,9 @@ path the sorter uses (`classifier.inference`)."""
 
 import numpy as np
 
+from cargen.cli import Progress
 from classifier.calibration import apply_temperature
 from classifier.report import quality_report
-from data.cli import Progress
 
 
 def predict_files(classifier, paths, batch_size=64, flip_average=None, label="predicting"):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import UsageError, quiet_tensorflow
-from data.images import FIT_MODES
-from data.views import VIEWS, mirror_permutation
+from cargen.cli import UsageError, quiet_tensorflow
+from cargen.images import FIT_MODES
+from cargen.views import VIEWS, mirror_permutation
 
 MODEL_FILE = "model.keras"
 CLASSES_FILE = "classes.json"
@@ -150,7 +150,7 @@ class ViewClassifier:
     def dataset(self, paths, batch_size=64):
         """tf.data of `(images, indices, ok)` batches decoded and resized for this model."""
         tf = quiet_tensorflow()
-        from data.pipeline import image_dataset
+        from cargen.pipeline import image_dataset
         return image_dataset(paths, self.image_size, self.fit).batch(batch_size).prefetch(
             tf.data.AUTOTUNE)
 

@@ -9,15 +9,12 @@ in INPUT are never moved or changed. --export then writes OUT/train/<view>/ and
 OUT/validation/<view>/ (hard links to the originals where possible) for train_model.py.
 """
 
+import argparse
+import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import signal  # noqa: E402
-
-from data.cli import UsageError, run_main  # noqa: E402
+from cargen.cli import UsageError, run_main
 
 EXAMPLES = """
 examples:
@@ -72,7 +69,7 @@ def parse_args(argv):
 
 def export(args):
     """--export: write the train/validation folders and print what went where."""
-    from classifier.label_store import LABELS_FILE, LabelStore, export_labels
+    from classifier.labeller.label_log import LABELS_FILE, LabelStore, export_labels
     if not (args.out / LABELS_FILE).is_file():
         raise UsageError(f"{args.out / LABELS_FILE}: no labels yet; label some photos first")
     labels = LabelStore(args.out, read_only=True).labels()
@@ -98,7 +95,7 @@ def export(args):
 
 def exposure_warning(host, input_dir):
     """The warning to print when listening on `host` shows the photos beyond this machine."""
-    from classifier.labelling import LOOPBACK_NAMES
+    from classifier.labeller.app import LOOPBACK_NAMES
     if host in LOOPBACK_NAMES:
         return None
     return (f"warning: listening on {host}: anyone who can reach this machine can see the "
@@ -116,7 +113,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.export:
         return export(args)
-    from classifier.labelling import LOOPBACK_NAMES, create_app, serve, session_of
+    from classifier.labeller.app import LOOPBACK_NAMES, create_app, serve, session_of
     classifier = None
     if args.model is not None:
         from classifier.inference import load_classifier

@@ -5,7 +5,7 @@ Every network follows the run-folder contract: input RGB float32 in [0, 255] of 
 feature vector, and softmax probabilities out.
 """
 
-from data.cli import quiet_tensorflow
+from cargen.cli import quiet_tensorflow
 
 quiet_tensorflow()
 import keras  # noqa: E402  (imported after TensorFlow is quietened)

@@ -16,13 +16,10 @@ Example:
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import UsageError, run_main  # noqa: E402
+from cargen.cli import UsageError, run_main
 
 SHIPPED_FILES = ("model.keras", "classes.json", "report.json", "confusion.png", "MODEL_CARD.md")
 SIZE_LIMIT_BYTES = 10 * 1024 * 1024

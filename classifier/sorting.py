@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import UsageError
-from data.images import ImageDecodeError, list_images, load_square
+from cargen.cli import UsageError
+from cargen.images import ImageDecodeError, list_images, load_square
 
 MANIFEST_NAME = "predictions.csv"
 REPORT_NAME = "sort_report.png"

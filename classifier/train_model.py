@@ -11,13 +11,10 @@ Examples:
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import run_main  # noqa: E402
-from data.images import FIT_MODES  # noqa: E402
+from cargen.cli import run_main
+from cargen.images import FIT_MODES
 
 ARCH_CHOICES = ("compact", "seed")
 

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cargen.cli import UsageError, quiet_tensorflow
+from cargen.images import FIT_MODES
 from classifier import training_data
 from classifier.calibration import fit_temperature
 from classifier.evaluation import labelled_probabilities, report_from_probabilities
-from classifier.inference import (MODEL_FILE, ViewClassifier, load_classifier,
-                                  write_classes_json)
+from classifier.inference import MODEL_FILE, ViewClassifier, load_classifier, write_classes_json
 from classifier.model import ARCH_DEFAULTS, ARCHS, build_model, multiply_adds
 from classifier.report import format_report, plot_confusion, plot_curves
-from data.cli import UsageError, quiet_tensorflow
-from data.images import FIT_MODES
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402
@@ -278,7 +277,7 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
     `model` is the trained model in memory (else `model.keras` is loaded).
     """
     extra = {"arch": options["arch"],
-             "preprocessing": "decoded by data.images.load_square, RGB uint8 as float32 "
+             "preprocessing": "decoded by cargen.images.load_square, RGB uint8 as float32 "
                               "0..255; the model rescales internally"}
     flip, below = options["flip_average"], options["flip_average_below"]
     # the temperature is fitted on every held-back photo averaged with its mirror image;

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import Progress, UsageError, quiet_tensorflow
+from cargen.cli import Progress, UsageError, quiet_tensorflow
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402
 
-from data.images import list_images  # noqa: E402
-from data.pipeline import image_dataset  # noqa: E402  (imports TensorFlow: after quieting it)
-from data.views import MIRROR, VIEWS, mirror_permutation  # noqa: E402
+from cargen.images import list_images  # noqa: E402
+from cargen.pipeline import image_dataset  # noqa: E402  (imports TensorFlow: after quieting it)
+from cargen.views import MIRROR, VIEWS, mirror_permutation  # noqa: E402
 
 
 @dataclass

@@ -9,15 +9,17 @@ plain data. Safe to kill and re-run with the same options.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import Progress, UsageError, run_main
-from data.pose_labels import (
-    MAX_OFFSET_LIMIT, check_options, load_plain_pickle, plan_import, write_labelled)
-from data.views import CAR_VIEWS
+from cargen.cli import Progress, UsageError, run_main
+from cargen.datasets.pose_labels import (
+    MAX_OFFSET_LIMIT,
+    check_options,
+    load_plain_pickle,
+    plan_import,
+    write_labelled,
+)
+from cargen.views import CAR_VIEWS
 
 EXAMPLES = """examples:
   python data/import_pose_labels.py --images cars_train/ --annotations train_anno.pkl \\

@@ -8,14 +8,16 @@ ever deleted; it is safe to kill at any moment and to re-run.
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import UsageError, run_main
-from data.prepare_pictures import (
-    DUPLICATES_DIR, REJECTED_DIR, default_report_dir, prepare_folder, restore_folder)
+from cargen.cli import UsageError, run_main
+from cargen.datasets.prepare_pictures import (
+    DUPLICATES_DIR,
+    REJECTED_DIR,
+    default_report_dir,
+    prepare_folder,
+    restore_folder,
+)
 
 EXAMPLES = """examples:
   python data/prepare_car_connection.py data/pictures            # reports; bad files -> rejected/

@@ -1,20 +1,17 @@
 """Make the built-in synthetic dataset: rendered cars from eight views plus `other` pictures.
 
-Thin CLI over data/synthetic_dataset.py (layout, seeds, workers) and the renderer in
-data/render_car.py, data/render_scenes.py and data/car_names.py.
+Thin CLI over cargen/synthetic/synthetic_dataset.py (layout, seeds, workers) and the renderer in
+cargen/synthetic/ (render_car.py, render_scenes.py, car_names.py).
 """
 
 import argparse
 import os
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import UsageError, run_main
-from data.synthetic_dataset import Options, contact_sheet, write_dataset
-from data.views import VIEWS
+from cargen.cli import UsageError, run_main
+from cargen.synthetic.synthetic_dataset import Options, contact_sheet, write_dataset
+from cargen.views import VIEWS
 
 EXAMPLES = """examples:
   python data/synthesize.py data/synthetic                      # ~3,500 pictures in about a minute

@@ -7,14 +7,11 @@ predictions.csv, the generator's eval.json) and prints a short summary with the 
 import argparse
 import csv
 import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import UsageError, run_main  # noqa: E402
+from cargen.cli import UsageError, run_main
 
 
 def read_json(path):

@@ -2,19 +2,17 @@
 diversity."""
 
 import os
-import sys
 from pathlib import Path
 
 # The metrics make many small numpy linear-algebra calls; multi-threaded OpenBLAS spends more
 # time waiting for busy cores than computing them, so it runs single-threaded (before import).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 
-from data.cli import UsageError, run_main  # noqa: E402
-from data.images import FIT_MODES  # noqa: E402
+from cargen.cli import UsageError, run_main  # noqa: E402
+from cargen.images import FIT_MODES  # noqa: E402
 
 EXAMPLES = """examples:
   python generator/evaluate.py --model generator/models/front_left_wgan-gp_64px \\
@@ -80,7 +78,7 @@ def parse_args(argv):
 
 def real_image_paths(folder, view, n_real=0, seed=0):
     """Real photos of `view`: the images in `folder`, or in `folder/view` if it has none."""
-    from data.images import list_images
+    from cargen.images import list_images
     folder = Path(folder)
     paths = list_images(folder)
     if not paths and (folder / view).is_dir():

@@ -1,16 +1,12 @@
 """Draw new car images from a trained generator: PNGs, a grid, and a latent-space walk GIF."""
 
-import sys
+import argparse
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from data.cli import UsageError, run_main  # noqa: E402
+from cargen.cli import UsageError, run_main
 
 MAX_GRID_IMAGES = 100
 MAX_WALKS = 16

@@ -1,6 +1,6 @@
 """tf.data input for GAN training: one view folder -> endless shuffled batches in [-1, 1].
 
-Images are decoded once through the shared robust decoder (`data.pipeline.decoded_images`),
+Images are decoded once through the shared robust decoder (`cargen.pipeline.decoded_images`),
 made square (`fit`), and cached as uint8 - in memory, or in a file for folders too big for RAM -
 so the whole set is never held as float32. Batches are converted to float32 in [-1, 1] one at a
 time, after shuffling. TensorFlow is imported only when a dataset is made, so the checks here
@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from data.cli import Progress, UsageError
-from data.images import list_images
+from cargen.cli import Progress, UsageError
+from cargen.images import list_images
 
 SHUFFLE_BUFFER = 10_000
 MIN_IMAGE_SIZE = 16
@@ -67,7 +67,8 @@ class TrainingImages:
     def __init__(self, folder, image_size, channels=3, fit="pad", cache_file=None,
                  progress=True):
         import tensorflow as tf
-        from data.pipeline import decoded_images
+
+        from cargen.pipeline import decoded_images
         self.paths = find_training_images(folder)
         self.folder, self.image_size, self.channels = Path(folder), image_size, channels
         warning = small_pictures_warning(self.paths, image_size)

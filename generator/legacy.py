@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import UsageError, quiet_tensorflow
+from cargen.cli import UsageError, quiet_tensorflow
 
 # Layer classes renamed between Keras 1/2 and Keras 3.
 CLASS_ALIASES = {

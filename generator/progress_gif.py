@@ -5,13 +5,10 @@ Example (what `make media` runs after `make demo`):
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import UsageError, run_main  # noqa: E402
-from generator.run_folder import RunFolder  # noqa: E402
+from cargen.cli import UsageError, run_main
+from generator.run_folder import RunFolder
 
 
 def parse_args(argv=None):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from data.cli import UsageError, quiet_tensorflow
-from data.images import fit_square
+from cargen.cli import UsageError, quiet_tensorflow
+from cargen.images import fit_square
 from generator.sampling import as_generator, restore_aspect, sample_latents, to_rgb, to_uint8
 
 CONFIDENCE_THRESHOLD = 0.70
@@ -48,7 +48,7 @@ class ImageStatistics:
 def fit_for_classifier(images, image_size, fit="stretch"):
     """uint8 (N, H, W, C) images as RGB, squared to the classifier's `image_size` with `fit`.
 
-    They go through the same `data.images.fit_square` as the real photos (for square images
+    They go through the same `cargen.images.fit_square` as the real photos (for square images
     every fit mode is the same bilinear resize).
     """
     images = to_rgb(images)
@@ -125,7 +125,7 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
     many times against the same real images (e.g. during training).
     """
     tf = quiet_tensorflow()
-    from data.pipeline import image_dataset
+    from cargen.pipeline import image_dataset
     index = _view_index(classifier, view)
     paths = list(real_paths)
     aspect = None

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data.cli import UsageError
-from generator.sampling import (grid_scale, image_grid, restore_aspect, save_gif, to_rgb,
-                                to_uint8)
+from cargen.cli import UsageError
+from generator.sampling import grid_scale, image_grid, restore_aspect, save_gif, to_rgb, to_uint8
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")

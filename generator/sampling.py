@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import UsageError, quiet_tensorflow
+from cargen.cli import UsageError, quiet_tensorflow
 
 OPTIONS_FILE = "options.json"
 GENERATOR_FILE = "generator.keras"

@@ -7,7 +7,7 @@ that fails is reported at the end with its error, and the others still run.
 import itertools
 import traceback
 
-from data.cli import UsageError
+from cargen.cli import UsageError
 
 
 def parse_sweep(specs, converters):

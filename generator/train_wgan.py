@@ -38,11 +38,9 @@ from pathlib import Path
 # Evaluation's FD square roots are small matrices: threaded BLAS only fights TensorFlow for cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.cli import UsageError, run_main  # noqa: E402
-from data.images import FIT_MODES  # noqa: E402
-from data.views import check_view, VIEWS  # noqa: E402
+from cargen.cli import UsageError, run_main  # noqa: E402
+from cargen.images import FIT_MODES  # noqa: E402
+from cargen.views import VIEWS, check_view  # noqa: E402
 from generator.input import check_image_size, find_training_images  # noqa: E402
 
 SWEEPABLE = {"latent_dim": int, "batch": int, "n_critic": int, "lr": float, "image_size": int,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import Progress, UsageError, quiet_tensorflow
+from cargen.cli import Progress, UsageError, quiet_tensorflow
 from generator.run_folder import EVAL_COLUMNS, RunFolder, run_name
 
 tf = quiet_tensorflow()

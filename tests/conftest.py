@@ -2,8 +2,8 @@
 
 import pytest
 
-from data.cli import quiet_tensorflow
-from data.views import VIEWS
+from cargen.cli import quiet_tensorflow
+from cargen.views import VIEWS
 
 
 def build_tiny_classifier(image_size, n_classes, seed=0):

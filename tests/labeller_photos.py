@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from data.views import VIEWS
+from cargen.views import VIEWS
 
 
 def _side(draw, w, h, body, x0, x1):

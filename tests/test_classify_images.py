@@ -13,10 +13,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cargen.images import load_square
 from classifier.inference import load_classifier
-from classifier.sorting import (ERROR, KILL_ENV, MANIFEST_NAME, REPORT_NAME, UNKNOWN, sort_folder,
-                                undo_sort)
-from data.images import load_square
+from classifier.sorting import (
+    ERROR,
+    KILL_ENV,
+    MANIFEST_NAME,
+    REPORT_NAME,
+    UNKNOWN,
+    sort_folder,
+    undo_sort,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = str(REPO / "classifier" / "classify_images.py")

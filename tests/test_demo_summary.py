@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from data.cli import UsageError
+from cargen.cli import UsageError
 from generator import demo_summary
 
 

@@ -8,13 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-from classifier.inference import load_classifier, write_classes_json
-from data.cli import UsageError, quiet_tensorflow
-from data.views import VIEWS
-from generator.quality import (evaluate_generator, frechet_distance, kernel_inception_distance,
-                               mean_pairwise_distance, real_statistics)
 from tiny_generators import build_tiny_generator, write_generator_run
+
+from cargen.cli import UsageError, quiet_tensorflow
+from cargen.views import VIEWS
+from classifier.inference import load_classifier, write_classes_json
+from generator.quality import (
+    evaluate_generator,
+    frechet_distance,
+    kernel_inception_distance,
+    mean_pairwise_distance,
+    real_statistics,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = {"view_fidelity", "real_view_fidelity", "fd_classifier", "kid", "diversity",
@@ -117,7 +122,7 @@ def test_evaluate_script_writes_eval_json(tiny_classifier_run, real_folder, tmp_
 
 
 def test_real_photos_are_prepared_like_the_generators_images(tiny_classifier_run, real_folder):
-    from data.images import load_square
+    from cargen.images import load_square
     from generator.quality import content_aspect, fit_for_classifier, unpad
     classifier = load_classifier(tiny_classifier_run)
     paths = sorted((real_folder / "front_left").glob("car_*.jpg"))[:5]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.views import VIEWS
+from cargen.views import VIEWS
 from tests.test_train_model import make_view_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,8 +36,8 @@ def test_evaluate_prints_and_writes_the_report(tiny_classifier_run, tmp_path):
 
 
 def test_evaluate_bad_inputs_are_one_line_errors(tiny_classifier_run, tmp_path, capsys):
+    from cargen.cli import run_main
     from classifier.evaluate_model import main
-    from data.cli import run_main
     make_view_folder(tmp_path / "odd", ["front", "upside_down"], 1)
     for model, message in ((tiny_classifier_run, "unknown view folder 'upside_down'"),
                            (tmp_path / "nothing", "model folder not found")):

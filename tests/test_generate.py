@@ -8,10 +8,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from PIL import Image
-
-from generator.sampling import (generate_images, latent_walk, load_generator, sample_latents,
-                                slerp)
 from tiny_generators import build_tiny_generator, write_generator_run
+
+from generator.sampling import generate_images, latent_walk, load_generator, sample_latents, slerp
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.images import ImageDecodeError, list_images, load_rgb, load_square
+from cargen.images import ImageDecodeError, list_images, load_rgb, load_square
 
 
 def save(image, path, **options):

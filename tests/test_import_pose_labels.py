@@ -13,10 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.cli import UsageError
-from data.pose_labels import (
-    RefusedPickleError, azimuth_to_view, load_plain_pickle, plan_import)
-from data.views import CAR_VIEWS, VIEW_AZIMUTH_DEGREES
+from cargen.cli import UsageError
+from cargen.datasets.pose_labels import (
+    RefusedPickleError,
+    azimuth_to_view,
+    load_plain_pickle,
+    plan_import,
+)
+from cargen.views import CAR_VIEWS, VIEW_AZIMUTH_DEGREES
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "data/import_pose_labels.py"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cargen.cli import UsageError
+from cargen.views import VIEWS, mirror_view
 from classifier.inference import load_classifier, write_classes_json
-from data.cli import UsageError
-from data.views import VIEWS, mirror_view
 
 
 def test_predict_gives_probabilities(tiny_classifier_run):

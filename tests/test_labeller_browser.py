@@ -14,8 +14,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from classifier.inference import load_classifier
-from classifier.label_store import export_labels
-from classifier.labelling import create_app, session_of
+from classifier.labeller.app import create_app, session_of
+from classifier.labeller.label_log import export_labels
 from tests.labeller_photos import make_photos
 
 CHROMIUM = Path(os.environ.get("CARGEN_CHROMIUM", "/usr/bin/chromium"))

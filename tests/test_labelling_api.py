@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from cargen.cli import UsageError
+from cargen.views import VIEWS
 from classifier.inference import load_classifier
-from classifier.label_store import LABEL_COLUMNS
-from classifier.labelling import create_app, session_of
-from data.cli import UsageError
-from data.views import VIEWS
+from classifier.labeller.app import create_app, session_of
+from classifier.labeller.label_log import LABEL_COLUMNS
 from tests.labeller_photos import car_photo, make_photos
 
 REPO = Path(__file__).resolve().parents[1]

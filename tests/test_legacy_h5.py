@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.cli import UsageError, quiet_tensorflow
+from cargen.cli import UsageError, quiet_tensorflow
 from generator import generate
 from generator.legacy import load_legacy_h5
 from generator.sampling import load_generator, sample_latents

@@ -3,11 +3,11 @@
 import numpy as np
 from PIL import Image
 
-from data.cli import quiet_tensorflow
+from cargen.cli import quiet_tensorflow
 
 tf = quiet_tensorflow()
 
-from data.pipeline import decoded_images, image_dataset  # noqa: E402
+from cargen.pipeline import decoded_images, image_dataset  # noqa: E402
 
 
 def make_folder(tmp_path, n=6):

@@ -15,9 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from data.car_connection import COLUMNS, FIELDS, CarNameError, format_name, parse_name
-from data.image_hashes import (
-    colour_difference, group_duplicates, hamming, hash_image, near_pairs)
+from cargen.datasets.car_connection import COLUMNS, FIELDS, CarNameError, format_name, parse_name
+from cargen.datasets.image_hashes import (
+    colour_difference,
+    group_duplicates,
+    hamming,
+    hash_image,
+    near_pairs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "data/prepare_car_connection.py"

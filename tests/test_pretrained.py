@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cargen.views import VIEWS
 from classifier.release_model import SHIPPED_FILES, SIZE_LIMIT_BYTES
-from data.views import VIEWS
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "classifier" / "pretrained"

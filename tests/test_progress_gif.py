@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.cli import UsageError
+from cargen.cli import UsageError
 from generator.progress_gif import small_progress_gif
 
 

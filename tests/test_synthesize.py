@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.car_connection import parse_name
-from data.render_mesh import look_at, orbit_eye
-from data.car_photo import render_car_photo
-from data.render_car import STYLES
-from data.synthetic_dataset import render_picture
-from data.views import CAR_VIEWS, VIEW_AZIMUTH_DEGREES, VIEWS
+from cargen.datasets.car_connection import parse_name
+from cargen.synthetic.car_photo import render_car_photo
+from cargen.synthetic.render_car import STYLES
+from cargen.synthetic.render_mesh import look_at, orbit_eye
+from cargen.synthetic.synthetic_dataset import render_picture
+from cargen.views import CAR_VIEWS, VIEW_AZIMUTH_DEGREES, VIEWS
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "data/synthesize.py"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.views import VIEWS
+from cargen.views import VIEWS
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_FILES = ("model.keras", "classes.json", "options.json", "history.csv", "curves.png",
@@ -90,7 +90,7 @@ def test_resume_of_a_finished_run_does_nothing(trained_run):
     before = (out / "model.keras").stat().st_mtime
     from classifier.train_model import main
     with pytest.raises(SystemExit) as stop:
-        from data.cli import run_main
+        from cargen.cli import run_main
         run_main(main, ["--data", str(out.parent), "--out", str(out), "--resume", *TINY])
     assert stop.value.code == 0
     assert (out / "model.keras").stat().st_mtime == before
@@ -204,8 +204,8 @@ def test_resume_continues_a_killed_run(tmp_path, monkeypatch):
      "--image-size 16 is too small"),
 ])
 def test_bad_input_is_one_line_error(tmp_path, capsys, make, args, message):
+    from cargen.cli import run_main
     from classifier.train_model import main
-    from data.cli import run_main
     root = tmp_path / "data"
     make(root)
     with pytest.raises(SystemExit) as stop:

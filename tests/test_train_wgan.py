@@ -214,6 +214,7 @@ def test_ema_generator_averages_the_weights_and_resumes(pictures, tmp_path):
     assert refused.returncode == 2 and "ema=0.99 (now 0.0)" in refused.stderr
 
     import keras
+
     from generator.networks import build_critic, build_generator
     from generator.wgan import WGAN
     generator, critic = build_generator(8, 16, 3, 4), build_critic(16, 3, 4, "layer")
@@ -234,6 +235,7 @@ def test_ema_generator_averages_the_weights_and_resumes(pictures, tmp_path):
 def test_averaged_generator_batch_norm_statistics_are_measured_on_its_own_weights():
     import keras
     import tensorflow as tf
+
     from generator.networks import build_critic, build_generator
     from generator.wgan import WGAN
     generator = build_generator(8, 16, 3, 4)
@@ -263,6 +265,7 @@ def test_averaged_generator_batch_norm_statistics_are_measured_on_its_own_weight
 
 def test_critic_scores_real_and_fake_in_one_call_only_without_batch_norm():
     import keras
+
     from generator.networks import build_critic, build_generator
     from generator.wgan import WGAN
     rng = np.random.default_rng(0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from data.views import CAR_VIEWS, MIRROR, VIEWS, check_view, mirror_permutation, mirror_view
+from cargen.views import CAR_VIEWS, MIRROR, VIEWS, check_view, mirror_permutation, mirror_view
 
 
 def test_nine_views_in_order():

@@ -2,7 +2,7 @@
 
 import json
 
-from data.cli import quiet_tensorflow
+from cargen.cli import quiet_tensorflow
 
 
 def build_tiny_generator(latent_dim=8, image_size=32, channels=3, seed=0, collapsed=False):

@@ -1,9 +1,9 @@
 """Preparing a flat folder of The Car Connection pictures once, before anything trains on it.
 
-`prepare_folder` parses every file name (data.car_connection), hashes every picture
-(data.image_hashes) on a thread pool, groups exact and near duplicates, moves corrupt, empty and
+`prepare_folder` parses every file name (cargen.datasets.car_connection), hashes every picture
+(cargen.datasets.image_hashes) on a thread pool, groups exact and near duplicates, moves corrupt, empty and
 non-image files into `<folder>/rejected/` and, when asked, all but one picture of each duplicate
-group into `<folder>/duplicates/` (data.moves_journal: one rename per file, journaled first, never
+group into `<folder>/duplicates/` (cargen.move_journal: one rename per file, journaled first, never
 a delete). It writes metadata.csv, duplicates.csv, rejected.csv, unparsed.csv and summary.txt
 to a report folder. Hashes are cached in `<folder>/.cargen_hashes.csv`, so a re-run (also after
 a kill) only reads new files.
@@ -16,11 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.car_connection import COLUMNS, try_parse_name
-from data.cli import Progress, UsageError
-from data.image_hashes import ImageHash, group_duplicates, hash_images
-from data.images import JUNK_NAMES, is_image_name
-from data.moves_journal import MoveJournal, ensure_newline
+from cargen.cli import Progress, UsageError
+from cargen.datasets.car_connection import COLUMNS, try_parse_name
+from cargen.datasets.image_hashes import ImageHash, group_duplicates, hash_images
+from cargen.images import JUNK_NAMES, is_image_name
+from cargen.move_journal import MoveJournal, ensure_newline
 
 REJECTED_DIR = "rejected"
 DUPLICATES_DIR = "duplicates"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from data.images import MAX_PIXELS, ImageDecodeError
+from cargen.images import MAX_PIXELS, ImageDecodeError
 
 HASH_BITS = 64
 THUMBNAIL_SIZE = 32

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from data.car_names import CATALOGUE, picture_name, sample_model
-from data.cli import Progress, UsageError
-from data.car_photo import render_car_photo
-from data.render_scenes import render_other_scene
-from data.views import VIEWS
+from cargen.cli import Progress, UsageError
+from cargen.synthetic.car_names import CATALOGUE, picture_name, sample_model
+from cargen.synthetic.car_photo import render_car_photo
+from cargen.synthetic.render_scenes import render_other_scene
+from cargen.views import VIEWS
 
 MARKER = "synthesis.json"
 LABELS = "pictures_labels.csv"

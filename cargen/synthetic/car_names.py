@@ -2,13 +2,13 @@
 
 Each catalogue row is a real-world kind of car (make, model, body style, typical figures) so a
 synthetic picture named `Toyota_RAV4_2017_...` shows an SUV of about a RAV4's size. Names are
-made with `data.car_connection.format_name`, so they parse with `parse_name` like real ones:
+made with `cargen.datasets.car_connection.format_name`, so they parse with `parse_name` like real ones:
 16 fields and a 3-letter id, some fields `nan` as in the real set.
 """
 
 from dataclasses import dataclass
 
-from data.car_connection import format_name
+from cargen.datasets.car_connection import format_name
 
 INCH = 0.0254
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from data.images import ImageDecodeError, list_images, load_square
+from cargen.images import ImageDecodeError, list_images, load_square
 
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)

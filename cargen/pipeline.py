@@ -1,14 +1,14 @@
 """tf.data input for every script: parallel, robust decoding of image files to uint8 tensors.
 
-Files are decoded by `data.images.load_square` on tf.data's parallel threads (Pillow releases
+Files are decoded by `cargen.images.load_square` on tf.data's parallel threads (Pillow releases
 the GIL while it decodes and resizes). A file that cannot be decoded does not stop the pipeline:
 it yields `ok=False` and a blank image, so callers count and drop it by its index.
 """
 
 import numpy as np
 
-from data.cli import quiet_tensorflow
-from data.images import ImageDecodeError, load_square
+from cargen.cli import quiet_tensorflow
+from cargen.images import ImageDecodeError, load_square
 
 tf = quiet_tensorflow()
 

@@ -8,17 +8,32 @@ on top with tumblehome; four wheels are short cylinders with rims; mirrors are s
 Head lamps, grille, tail lamps, plates, windows and door seams are decals on the panels.
 
 World axes: x points to the car's front, y to its left side, z up; the car stands on z = 0
-centred on the origin. `data.car_photo` photographs it.
+centred on the origin. `cargen.synthetic.car_photo` photographs it.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from data.render_mesh import (CHROME, EMISSIVE, GLASS, LAMP, MATTE, PAINT, PLASTIC, RUBBER,
-                              arc, clip_polygon, inset_polygon, oriented, resample_polyline,
-                              rounded_rectangle, signed_area, vertex_inward_normals)
-from data.render_scenes import sample_paint
+from cargen.synthetic.render_mesh import (
+    CHROME,
+    EMISSIVE,
+    GLASS,
+    LAMP,
+    MATTE,
+    PAINT,
+    PLASTIC,
+    RUBBER,
+    arc,
+    clip_polygon,
+    inset_polygon,
+    oriented,
+    resample_polyline,
+    rounded_rectangle,
+    signed_area,
+    vertex_inward_normals,
+)
+from cargen.synthetic.render_scenes import sample_paint
 
 STYLES = ("sedan", "hatchback", "coupe", "wagon", "suv", "pickup", "van")
 

@@ -10,7 +10,7 @@ underscore; a field the scraper did not find is `nan` and becomes an empty strin
 import re
 from pathlib import Path
 
-from data.images import IMAGE_EXTENSIONS
+from cargen.images import IMAGE_EXTENSIONS
 
 FIELDS = (
     "make",

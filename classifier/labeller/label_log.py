@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import UsageError
-from data.views import VIEWS
+from cargen.cli import UsageError
+from cargen.views import VIEWS
 
 LABELS_FILE = "labels.csv"
 LABEL_COLUMNS = ("file", "view", "time", "mode", "model_guess", "confidence", "action")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from data.images import MAX_PIXELS
+from cargen.images import MAX_PIXELS
 
 THUMB_SIZE = 384
 SERVE_AS_IS_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",

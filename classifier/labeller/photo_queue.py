@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.label_store import csv_line, drop_partial_last_line
-from data.images import list_images
+from cargen.images import list_images
+from classifier.labeller.label_log import csv_line, drop_partial_last_line
 
 PREDICTIONS_FILE = "predictions_cache.csv"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")

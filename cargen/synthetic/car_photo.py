@@ -1,10 +1,10 @@
 """Photographs of procedural cars: camera, light, shadow, background and finish.
 
-`render_car_photo` builds a random car (`data.render_car`), places a camera at a view's
-azimuth +-20 degrees (`data.views.VIEW_AZIMUTH_DEGREES`: 0 looks at the car's left side, its
+`render_car_photo` builds a random car (`cargen.synthetic.render_car`), places a camera at a view's
+azimuth +-20 degrees (`cargen.views.VIEW_AZIMUTH_DEGREES`: 0 looks at the car's left side, its
 front toward the image left; 90 at its front), 0-25 degrees up with a small roll, frames the
 car like a press photo (slightly off-centre), lays a soft shadow on a background from
-`data.render_scenes`, draws the faces on a 2x canvas and halves it (antialiasing), adds the
+`cargen.synthetic.render_scenes`, draws the faces on a 2x canvas and halves it (antialiasing), adds the
 paint's reflections and a camera finish. With `close_up` the camera frames a wheel, a head
 lamp or the badge instead: `other` pictures.
 """
@@ -12,12 +12,25 @@ lamp or the badge instead: `other` pictures.
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from data.render_car import STYLES, build_car, sample_look, sample_shape
-from data.render_mesh import (Camera, Lighting, Scene, arc, draw_scene, fit_camera, look_at,
-                              orbit_eye, rounded_rectangle)
-from data.render_scenes import (background, finish_photo, paint_reflections,
-                                sample_background_kind)
-from data.views import VIEW_AZIMUTH_DEGREES
+from cargen.synthetic.render_car import STYLES, build_car, sample_look, sample_shape
+from cargen.synthetic.render_mesh import (
+    Camera,
+    Lighting,
+    Scene,
+    arc,
+    draw_scene,
+    fit_camera,
+    look_at,
+    orbit_eye,
+    rounded_rectangle,
+)
+from cargen.synthetic.render_scenes import (
+    background,
+    finish_photo,
+    paint_reflections,
+    sample_background_kind,
+)
+from cargen.views import VIEW_AZIMUTH_DEGREES
 
 SUPERSAMPLE = 2
 

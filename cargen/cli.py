@@ -33,6 +33,7 @@ def quiet_tensorflow():
             os.close(saved)
             os.close(devnull)
     import logging
+
     import tensorflow as tf
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
@@ -41,7 +42,7 @@ def quiet_tensorflow():
 
 def run_main(main, argv=None):
     """Call `main(argv)`; user errors and Ctrl-C become one line on stderr, not a traceback."""
-    from data.images import ImageDecodeError
+    from cargen.images import ImageDecodeError
     try:
         status = main(argv)
     except (UsageError, ImageDecodeError, FileNotFoundError, NotADirectoryError,

@@ -5,7 +5,7 @@ can run any code while it loads, so `load_plain_pickle` uses an unpickler that r
 global (class, function) and accepts only plain dicts, lists, strings and numbers.
 
 Their azimuth convention lines up with ours without a shift: 0 is a side view with the car's
-front toward the image left (our `left`, 0 degrees in data.views.VIEW_AZIMUTH_DEGREES), pi/2 the
+front toward the image left (our `left`, 0 degrees in cargen.views.VIEW_AZIMUTH_DEGREES), pi/2 the
 front (`front`, 90), pi the other side (`right`, 180), 3pi/2 the rear (`rear`, 270), and in
 between the three-quarter views (pi/4 is `front_left`: front and left side, front toward the
 image left). `azimuth_to_view` gives the nearest view centre and the angle to it; a picture
@@ -25,9 +25,9 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
-from data.cli import UsageError
-from data.images import ImageDecodeError, is_image_name, load_rgb
-from data.views import VIEW_AZIMUTH_DEGREES
+from cargen.cli import UsageError
+from cargen.images import ImageDecodeError, is_image_name, load_rgb
+from cargen.views import VIEW_AZIMUTH_DEGREES
 
 PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
 MAX_OFFSET_LIMIT = 22.5  # half the 45 degrees between view centres

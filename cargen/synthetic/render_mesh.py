@@ -123,7 +123,7 @@ def orbit_eye(azimuth_degrees, elevation_degrees, distance, target=(0.0, 0.0, 0.
     """Camera position on a sphere around `target`.
 
     Azimuth 0 puts the camera on the +y side (the car's left), 90 on +x (its front), 180 on
-    -y (its right), 270 on -x (its rear), as in `data.views.VIEW_AZIMUTH_DEGREES`.
+    -y (its right), 270 on -x (its rear), as in `cargen.views.VIEW_AZIMUTH_DEGREES`.
     """
     a, e = np.radians(azimuth_degrees), np.radians(elevation_degrees)
     offset = distance * np.array([np.sin(a) * np.cos(e), np.cos(a) * np.cos(e), np.sin(e)])

@@ -1,7 +1,7 @@
 """The labelling web app: a keyboard-driven page that turns a folder of photos into labels.
 
 `create_app(input_dir, out_dir, classifier=None)` returns a Flask app serving one page (plain
-HTML/JS/CSS from `classifier/labeller_static/`, nothing from the network) and a small JSON API.
+HTML/JS/CSS from `classifier/labeller/static/`, nothing from the network) and a small JSON API.
 Two modes share the page: review (a grid of photos the model puts in one view, accepted with
 one key, the few wrong ones relabelled first) and single (one photo, the model's top-3 guesses,
 one key per view). Decisions go to `OUT/labels.csv` as they are made (see `label_store`).
@@ -24,13 +24,13 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, jsonify, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from classifier.label_queue import PhotoQueue
-from classifier.label_store import DECISIONS, SKIP, LabelStore, export_labels
-from classifier.thumbnails import THUMB_SIZE, Thumbnails, placeholder_png
-from data.cli import UsageError
-from data.views import VIEW_AZIMUTH_DEGREES, VIEWS
+from cargen.cli import UsageError
+from cargen.views import VIEW_AZIMUTH_DEGREES, VIEWS
+from classifier.labeller.label_log import DECISIONS, SKIP, LabelStore, export_labels
+from classifier.labeller.photo_queue import PhotoQueue
+from classifier.labeller.thumbnails import THUMB_SIZE, Thumbnails, placeholder_png
 
-STATIC_DIR = Path(__file__).resolve().parent / "labeller_static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 VIEW_KEYS = {view: str(i + 1) for i, view in enumerate(VIEWS)}
 SKIP_KEY = "s"
