@@ -1,5 +1,6 @@
 """Helpers every cargen command-line script uses: quiet TensorFlow, one-line errors, progress."""
 
+import argparse
 import os
 import sys
 import time
@@ -106,3 +107,18 @@ class Progress:
     def rate(self):
         """Items per second so far."""
         return self.count / max(time.perf_counter() - self.start, 1e-9)
+
+
+def add_old_spelling(parser, old, new):
+    """Accept `old` as a hidden alias of the option `new` already on `parser` (kept for one
+    release after a rename); using it prints a one-line note naming the new spelling."""
+    action = next(a for a in parser._actions if new in a.option_strings)
+
+    class OldSpelling(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            print(f"note: {old} is now spelled {new}", file=sys.stderr)
+            action(parser, namespace, values, new)
+
+    parser.add_argument(old, action=OldSpelling, dest=action.dest, nargs=action.nargs,
+                        type=action.type, choices=action.choices, metavar=action.metavar,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
