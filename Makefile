@@ -42,22 +42,11 @@ DEMO_SAMPLES := $(DEMO)/samples
 DONE := $(DEMO)/.done
 DEMO_PER_VIEW ?= 300
 DEMO_PICTURES ?= 2700
-# 18 epochs (94%): the classifier also judges the samples, and one trained for 14 epochs (93%)
-# kept only 84% of the real front_left pictures at 64 px where others keep 91-93%.
+# The demo's recipe for a 2-core CPU (why each value: docs/results.md, "The demo" and "The
+# generator on a CPU"): a 96 px classifier for 18 epochs, and WGAN-GP with one critic update per
+# generator update, batch 24, a moving average of the generator and bfloat16 where the CPU has it.
 DEMO_CLASSIFIER_EPOCHS ?= 18
-# 96 px (the default is 112): a quarter less work per epoch, and the generator's 64 px pictures
-# lose less detail on their way up to the classifier's input when the demo evaluates them.
 DEMO_CLASSIFIER_SIZE ?= 96
-# The demo trains WGAN-GP with 1 critic update per generator update at lr 2e-4: on a 2-core CPU
-# it draws recognisable cars in about 9 minutes, where clipping (the script's default, the
-# paper's) needs many thousands of iterations. With the gradient penalty, one critic update per
-# iteration reached a given view fidelity in less time than two (each iteration costs 135 ms
-# instead of 233). Batch 24 learns as fast per iteration as 32 here and costs a quarter less.
-# bfloat16 on CPUs that have it. Pictures are stretched to the square (the script's default):
-# at the same 3,700 iterations view fidelity 82.6% against 79.6% when padded. The samples come
-# from a moving average of the generator's weights (--ema 0.99): the raw generator's quality
-# swings between evaluations, the average's climbs. The WGAN gets what the other steps leave
-# of the 15 minutes.
 DEMO_WGAN_OPTIONS ?= --loss wgan-gp --n-critic 1 --lr 2e-4 --image-size 64 --width 32 --batch 24 \
     --mixed-precision --ema 0.99 --steps-per-epoch 100 --epochs 37 --eval-every 10
 resume_if = $(if $(wildcard $(1)/options.json),--resume)
