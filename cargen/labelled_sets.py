@@ -202,11 +202,11 @@ def _place(source, destination, make):
         replace_atomically(destination, lambda temporary: make(source, temporary))
         return "encoded"
     try:
-        os.link(source, destination)  # the name appears whole or not at all
+        os.link(source, destination)  # the name appears whole or not at all, never replaced
         return "linked"
     except FileExistsError:
         raise
-    except OSError:
+    except OSError:  # another file system, or one without hard links
         replace_atomically(destination, lambda temporary: shutil.copyfile(source, temporary))
         return "copied"
 
