@@ -237,7 +237,8 @@ def write_labelled_set(out, placements, make=None, remove_unlisted=False, progre
     in place are kept as they are. With `remove_unlisted`, files under `out/<split>/<view>/`
     that `placements` do not list are removed first, so a set being rewritten never holds a
     file twice. Returns {"linked": n, "copied": n, "encoded": n, "present": n, "removed": n,
-    "unreadable": [(path, reason)]}.
+    "unreadable": [(path, reason)]}. Tests kill it after a file with
+    `CARGEN_KILL_AT=labelled-set-file:n`.
     """
     out = Path(out)
     counts = {"linked": 0, "copied": 0, "encoded": 0, "present": 0, "removed": 0,

@@ -200,8 +200,8 @@ def write_labelled(plan, out, swap_rb=False, progress=None):
 
     Files are placed by cargen.labelled_sets.write_labelled_set: hard links to the originals (a
     copy where linking fails), or re-encoded JPEGs with red and blue swapped when `swap_rb`; a
-    killed run leaves no half file and a re-run skips what is there. Returns its counts
-    ({"linked", "copied", "encoded", "present": n, "unreadable": [(path, reason)]}).
+    killed run leaves no half file and a re-run skips what is there. Returns its counts:
+    {"linked": n, "copied": n, "encoded": n, "present": n, "unreadable": [(path, reason)], ...}.
     """
     out = Path(out)
     counts = write_labelled_set(out, plan.pictures, _swap_red_blue if swap_rb else None,
