@@ -1,130 +1,26 @@
-"""Labelled view folders for the classifier: discovery, splits, and the tf.data pipelines.
+"""The classifier's tf.data pipelines over labelled view sets (read and split by
+cargen.labelled_sets, whose names are re-exported here).
 
-A labelled folder holds one sub-folder per view (`front/`, `front_left/`, ...). A dataset folder
-holds `train/` and `validation/` labelled folders, or is itself one labelled folder that is
-split. Images are decoded once through the shared robust decoder (corrupt files are counted and
+Images are decoded once through the shared robust decoder (corrupt files are counted and
 skipped), cached as uint8, then shuffled, augmented and flipped with the label swapped through
 the mirror map on every epoch.
 """
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 
-from cargen.cli import Progress, UsageError, quiet_tensorflow
+from cargen.cli import Progress, quiet_tensorflow
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402
 
-from cargen.images import list_images  # noqa: E402
+from cargen.labelled_sets import (  # noqa: E402, F401  (re-exported for training)
+    LabelledFiles,
+    find_dataset,
+    read_view_folders,
+    stratified_split,
+)
 from cargen.pipeline import image_dataset  # noqa: E402  (imports TensorFlow: after quieting it)
 from cargen.views import MIRROR, VIEWS, mirror_permutation  # noqa: E402
-
-
-@dataclass
-class LabelledFiles:
-    """Image paths with their view names, in a stable order."""
-
-    paths: list = field(default_factory=list)
-    views: list = field(default_factory=list)
-
-    def extend(self, other):
-        """Append the files of another `LabelledFiles`."""
-        self.paths += other.paths
-        self.views += other.views
-
-    def counts(self):
-        """{view: number of images} for the views that have images, in VIEWS order."""
-        return {view: self.views.count(view) for view in VIEWS if view in self.views}
-
-    def subset(self, indices):
-        """A new `LabelledFiles` with the files at `indices`."""
-        return LabelledFiles([self.paths[i] for i in indices], [self.views[i] for i in indices])
-
-    def __len__(self):
-        return len(self.paths)
-
-
-def _subfolders(folder):
-    return sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def read_view_folders(folder):
-    """`LabelledFiles` of a folder holding one sub-folder per view (empty view folders allowed).
-
-    A sub-folder whose name is not a view is an error naming it and listing the valid views; a
-    folder with no view folders at all is an error too.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: folder not found")
-    subfolders = _subfolders(folder)
-    if not subfolders:
-        raise UsageError(f"{folder}: no view folders inside (expected sub-folders named like "
-                         f"{', '.join(VIEWS)})")
-    files = LabelledFiles()
-    for sub in subfolders:
-        if sub.name not in VIEWS:
-            raise UsageError(f"{sub}: unknown view folder {sub.name!r}; valid views: "
-                             f"{', '.join(VIEWS)}")
-        images = list_images(sub)
-        files.extend(LabelledFiles([str(p) for p in images], [sub.name] * len(images)))
-    return files
-
-
-def stratified_split(files, share, seed):
-    """Split `files` into (rest, held) with about `share` of every view held out (seeded).
-
-    A view with at least two images keeps at least one on each side.
-    """
-    rng = np.random.default_rng(seed)
-    held = []
-    for view in VIEWS:
-        indices = [i for i, v in enumerate(files.views) if v == view]
-        if not indices:
-            continue
-        rng.shuffle(indices)
-        n_held = int(round(len(indices) * share))
-        if len(indices) >= 2:
-            n_held = min(max(n_held, 1), len(indices) - 1)
-        held += indices[:n_held]
-    held_set = set(held)
-    rest = [i for i in range(len(files)) if i not in held_set]
-    return files.subset(rest), files.subset(sorted(held))
-
-
-def find_dataset(data, add=(), validation_split=None, seed=0):
-    """Training and validation files of dataset folder `data`, plus `--add` folders.
-
-    `data` holds `train/` and `validation/` view folders, or is one folder of views split with
-    `validation_split` (0.15 when not given). Every `add` folder (its `train/` when it has one)
-    is mixed into the training files only.
-    """
-    data = Path(data)
-    if not data.is_dir():
-        raise UsageError(f"{data}: data folder not found")
-    if (data / "train").is_dir():
-        train = read_view_folders(data / "train")
-        if (data / "validation").is_dir():
-            if validation_split is not None:
-                raise UsageError(f"{data}: has a validation/ folder; --validation-split is for "
-                                 f"a single folder of views")
-            validation = read_view_folders(data / "validation")
-        else:
-            train, validation = stratified_split(train, validation_split or 0.15, seed)
-    else:
-        train, validation = stratified_split(read_view_folders(data), validation_split or 0.15,
-                                             seed)
-    for extra in add:
-        extra = Path(extra)
-        train.extend(read_view_folders(extra / "train" if (extra / "train").is_dir() else extra))
-    if not train:
-        raise UsageError(f"{data}: no images found in its view folders")
-    if not validation:
-        raise UsageError(f"{data}: no validation images (add a validation/ folder or more "
-                         f"images per view)")
-    return train, validation
 
 
 def class_list(views, flip):

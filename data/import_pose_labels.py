@@ -19,6 +19,7 @@ from cargen.datasets.pose_labels import (
     plan_import,
     write_labelled,
 )
+from cargen.labelled_sets import count_by_view, count_table
 from cargen.views import CAR_VIEWS
 
 EXAMPLES = """examples:
@@ -61,15 +62,7 @@ def parse_args(argv):
 
 
 def _summary(plan, counts, out, max_offset):
-    lines = [f"{'view':<12} {'train':>7} {'validation':>11}"]
-    totals = [0, 0]
-    for view in CAR_VIEWS:
-        train = sum(p.view == view and p.split == "train" for p in plan.pictures)
-        validation = sum(p.view == view and p.split == "validation" for p in plan.pictures)
-        totals[0] += train
-        totals[1] += validation
-        lines.append(f"{view:<12} {train:>7,} {validation:>11,}")
-    lines.append(f"{'total':<12} {totals[0]:>7,} {totals[1]:>11,}")
+    lines = count_table(count_by_view(plan.pictures), CAR_VIEWS)
     lines.append(f"dropped: {plan.off_centre:,} more than {max_offset:g} degrees from a view "
                  f"centre, {len(plan.missing):,} listed but missing, {len(plan.bad):,} bad "
                  f"entries, {len(counts['unreadable']):,} unreadable")
@@ -82,7 +75,8 @@ def _summary(plan, counts, out, max_offset):
         if len(paths) > 5:
             lines.append(f"  ... and {len(paths) - 5:,} more {label} files")
     made = ", ".join(f"{counts[k]:,} {name}" for k, name in (
-        ("link", "hard links"), ("copy", "copies"), ("swap", "re-encoded with red/blue swapped"))
+        ("linked", "hard links"), ("copied", "copies"),
+        ("encoded", "re-encoded with red/blue swapped"))
         if counts[k])
     lines.append(f"wrote {made or 'nothing new'}; {counts['present']:,} were already there "
                  f"-> {out}/ (labels.csv lists them all)")

@@ -237,3 +237,22 @@ def test_split_is_stratified_seeded_and_keeps_one_on_each_side(tmp_path):
     other.mkdir(parents=True)
     with pytest.raises(UsageError, match="both named 'cars_train'"):
         plan_import([(images, annotations), (other, {})])
+
+
+def test_an_import_killed_midway_is_completed_by_running_it_again(tmp_path, monkeypatch):
+    images, annotations = photos_and_annotations(tmp_path, per_view=2)
+    out = tmp_path / "labelled"
+    arguments = ("--images", images, "--annotations", annotations, "--out", out, "--swap-rb")
+    monkeypatch.setenv("CARGEN_KILL_AT", "labelled-set-file:5")
+    killed = run_script(*arguments)
+    assert killed.returncode == -9
+    assert len(list(out.glob("*/*/*.jpg"))) == 5 and not (out / "labels.csv").exists()
+    monkeypatch.delenv("CARGEN_KILL_AT")
+    again = run_script(*arguments)
+    assert again.returncode == 0, again.stderr
+    assert "11 re-encoded with red/blue swapped; 5 were already there" in again.stdout
+    with open(out / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["file"] for row in rows) == sorted(
+        str(path.relative_to(out)) for path in out.glob("*/*/*.jpg"))
+    assert len(rows) == 16

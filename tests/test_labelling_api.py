@@ -225,6 +225,26 @@ def test_export_writes_stratified_seeded_folders(photos, open_app, tmp_path):
     assert len(list(folder.iterdir())) == 20
 
 
+def test_a_new_export_follows_changed_labels_and_holds_every_photo_once(photos, open_app,
+                                                                         tmp_path):
+    from classifier.labeller.label_log import export_labels
+    folder, truth = photos
+    client, session = open_app(folder)
+    names = sorted(truth)
+    for name in names[:10]:
+        post(client, "/api/label", {"file": name, "view": truth[name]})
+    out = tmp_path / "labelled"
+    export_labels(session.store.labels(), folder, out, 0.3, seed=0)
+    wrong = next(view for view in VIEWS if view != truth[names[0]])
+    post(client, "/api/label", {"file": names[0], "view": wrong})
+    post(client, "/api/label", {"file": names[1], "view": "skip"})
+    summary = export_labels(session.store.labels(), folder, out, 0.3, seed=0)
+    exported = sorted((path.name, path.parent.name) for path in out.glob("*/*/*.jpg"))
+    expected = {name: truth[name] for name in names[2:10]} | {names[0]: wrong}
+    assert exported == sorted(expected.items())
+    assert summary["removed"] >= 2 and summary["present"] + summary["linked"] == 9
+
+
 def test_export_refuses_to_replace_folders_it_did_not_write(photos, open_app, tmp_path):
     folder, truth = photos
     client, session = open_app(folder)

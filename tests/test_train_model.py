@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cargen.labelled_sets import read_view_folders
 from cargen.views import VIEWS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,7 +143,7 @@ def test_single_folder_split_with_empty_right_gets_right_from_flips(tmp_path):
 def test_flip_turns_left_into_right_with_the_image_mirrored(tmp_path):
     from classifier import training_data
     make_view_folder(tmp_path, ["left", "front"], 4)
-    files = training_data.read_view_folders(tmp_path)
+    files = read_view_folders(tmp_path)
     classes = training_data.class_list(files.views, flip=True)
     assert classes == ["front", "left", "right"]
     cached, failed = training_data.decoded_dataset(files, classes, 32, "stretch")
@@ -227,7 +228,7 @@ def test_bad_input_from_the_real_script(tmp_path):
 def test_outlier_mosaics_are_labelled_other(tmp_path):
     from classifier import training_data
     make_view_folder(tmp_path, ["front", "left", "other"], 4)
-    files = training_data.read_view_folders(tmp_path)
+    files = read_view_folders(tmp_path)
     classes = training_data.class_list(files.views, flip=True)
     cached, _ = training_data.decoded_dataset(files, classes, 32, "stretch")
     stream = training_data.training_pipeline(cached, classes, 12, outlier_share=1.0)

@@ -16,17 +16,16 @@ import csv
 import io
 import json
 import math
-import os
 import pickle
-import random
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
 from cargen.cli import UsageError
-from cargen.images import ImageDecodeError, is_image_name, load_rgb
+from cargen.images import is_image_name, load_rgb
+from cargen.labelled_sets import Placement, split_placements, write_labelled_set
+from cargen.safe_files import write_json, write_text
 from cargen.views import VIEW_AZIMUTH_DEGREES
 
 PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
@@ -117,20 +116,11 @@ def azimuth_to_view(azimuth_radians, max_offset=15.0):
 
 
 @dataclass
-class LabelledPicture:
-    """One picture to write: its source file, where it goes and why."""
+class LabelledPicture(Placement):
+    """One picture to write (source, name, view, split) and why it has that view."""
 
-    source: Path
-    name: str
-    view: str
-    split: str
-    azimuth_degrees: float
-    offset_degrees: float
-
-    @property
-    def destination(self):
-        """Path inside the output folder, e.g. train/front/cars_train_00001.jpg."""
-        return f"{self.split}/{self.view}/{self.name}"
+    azimuth_degrees: float = 0.0
+    offset_degrees: float = 0.0
 
 
 @dataclass
@@ -159,12 +149,11 @@ def plan_import(sources, max_offset=15.0, val_share=0.15, seed=0):
 
     Each annotated picture gets the view nearest its azimuth, or is counted as off-centre;
     listed files missing from the folder and entries without a numeric azimuth are counted and
-    listed. The split is stratified by view and seeded: `round(n * val_share)` pictures of each
-    view go to validation, at least one on each side when a view has two or more (as
-    classifier/training_data.py splits). Output names are `<images folder name>_<file name>`.
+    listed. The split is cargen.labelled_sets' stratified, seeded split by view (share
+    `val_share`). Output names are `<images folder name>_<file name>`.
     """
     plan = ImportPlan()
-    by_view = {}
+    pictures = []
     names = [Path(images_dir).resolve().name for images_dir, _ in sources]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
@@ -195,61 +184,28 @@ def plan_import(sources, max_offset=15.0, val_share=0.15, seed=0):
                 plan.off_centre += 1
                 continue
             name = f"{folder_name}_{'_'.join(relative.parts)}"
-            by_view.setdefault(view, []).append(LabelledPicture(
-                source, name, view, "train", math.degrees(azimuth) % 360.0, offset))
-    for view in sorted(by_view):
-        pictures = sorted(by_view[view], key=lambda p: p.name)
-        random.Random(f"{seed}:{view}").shuffle(pictures)
-        held = round(len(pictures) * val_share)
-        if val_share > 0 and len(pictures) >= 2:
-            held = min(max(held, 1), len(pictures) - 1)
-        for picture in pictures[:held]:
-            picture.split = "validation"
-        plan.pictures += sorted(pictures, key=lambda p: (p.split, p.view, p.name))
+            pictures.append(LabelledPicture(source, name, view, azimuth_degrees=math.degrees(
+                azimuth) % 360.0, offset_degrees=offset))
+    plan.pictures = split_placements(pictures, val_share, seed)
     return plan
 
 
-def _write_one(picture, destination, swap_rb):
-    """Write one picture atomically; return "link", "copy" or "swap"."""
-    temporary = destination.with_name(f".{destination.name}.tmp")
-    temporary.unlink(missing_ok=True)  # our own leftover from a killed run
-    if swap_rb:
-        pixels = load_rgb(picture.source)
-        Image.fromarray(pixels[:, :, ::-1].copy()).save(temporary, "JPEG", quality=95)
-        how = "swap"
-    else:
-        try:
-            os.link(picture.source, temporary)
-            how = "link"
-        except OSError:
-            shutil.copyfile(picture.source, temporary)
-            how = "copy"
-    os.replace(temporary, destination)
-    return how
+def _swap_red_blue(source, destination):
+    pixels = load_rgb(source)
+    Image.fromarray(pixels[:, :, ::-1].copy()).save(destination, "JPEG", quality=95)
 
 
 def write_labelled(plan, out, swap_rb=False, progress=None):
     """Write `plan` into `out/train/<view>/` and `out/validation/<view>/` plus `out/labels.csv`.
 
-    Files are hard links to the originals (a copy where linking fails), or re-encoded JPEGs
-    with red and blue swapped when `swap_rb`. Each appears under its final name only once
-    complete, so a killed run leaves no half file and a re-run skips what is there. Returns
-    counts: {"link": n, "copy": n, "swap": n, "present": n, "unreadable": [(path, reason)]}.
+    Files are placed by cargen.labelled_sets.write_labelled_set: hard links to the originals (a
+    copy where linking fails), or re-encoded JPEGs with red and blue swapped when `swap_rb`; a
+    killed run leaves no half file and a re-run skips what is there. Returns its counts:
+    {"linked": n, "copied": n, "encoded": n, "present": n, "unreadable": [(path, reason)], ...}.
     """
     out = Path(out)
-    counts = {"link": 0, "copy": 0, "swap": 0, "present": 0, "unreadable": []}
-    for picture in plan.pictures:
-        destination = out / picture.destination
-        if destination.exists():
-            counts["present"] += 1
-        else:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                counts[_write_one(picture, destination, swap_rb)] += 1
-            except ImageDecodeError as error:
-                counts["unreadable"].append((error.path, error.reason))
-        if progress is not None:
-            progress.update()
+    counts = write_labelled_set(out, plan.pictures, _swap_red_blue if swap_rb else None,
+                                progress=progress)
     unreadable = {path for path, _ in counts["unreadable"]}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -259,9 +215,7 @@ def write_labelled(plan, out, swap_rb=False, progress=None):
             writer.writerow([picture.destination, picture.view, picture.split,
                              f"{picture.azimuth_degrees:.2f}", f"{picture.offset_degrees:.2f}",
                              picture.source])
-    temporary = out / ".labels.csv.tmp"
-    temporary.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(temporary, out / "labels.csv")
+    write_text(out / "labels.csv", buffer.getvalue())
     return counts
 
 
@@ -281,6 +235,4 @@ def check_options(out, options):
                              f"({', '.join(changed)}); give a new --out folder")
         return
     out.mkdir(parents=True, exist_ok=True)
-    temporary = out / ".import_options.json.tmp"
-    temporary.write_text(json.dumps(options, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_json(path, options)

@@ -10,15 +10,20 @@ takes back; nothing is ever rewritten. The current labels are the replay of the 
 import csv
 import io
 import os
-import shutil
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from cargen.cli import UsageError
+from cargen.labelled_sets import (
+    SPLITS,
+    Placement,
+    count_by_view,
+    split_placements,
+    write_labelled_set,
+)
+from cargen.safe_files import repair_last_line, write_text
 from cargen.views import VIEWS
 
 LABELS_FILE = "labels.csv"
@@ -26,7 +31,6 @@ LABEL_COLUMNS = ("file", "view", "time", "mode", "model_guess", "confidence", "a
 SKIP = "skip"
 UNDO = "undo"
 DECISIONS = (*VIEWS, SKIP)
-EXPORT_SPLITS = ("train", "validation")
 EXPORT_MARKER = ".cargen-export"
 
 
@@ -39,15 +43,6 @@ def csv_line(values):
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(values)
     return buffer.getvalue()
-
-
-def drop_partial_last_line(path):
-    """Cut a file back to its last newline (a line a killed writer left half-written)."""
-    data = Path(path).read_bytes()
-    if not data or data.endswith(b"\n"):
-        return False
-    os.truncate(path, data.rfind(b"\n") + 1)
-    return True
 
 
 class LabelStore:
@@ -71,7 +66,7 @@ class LabelStore:
         self.next_action = 1
         self._file = None
         if self.path.exists() and not read_only:
-            drop_partial_last_line(self.path)
+            repair_last_line(self.path)
         new = not self.path.exists() or self.path.stat().st_size == 0
         if not new:
             self._replay()
@@ -219,50 +214,21 @@ class LabelStore:
             self._file.close()
 
 
-def split_labels(labels, validation_split=0.2, seed=0):
-    """{view: (train files, validation files)} stratified by view, reproducible from `seed`.
-
-    Each view is shuffled on its own (seeded by the seed and the view), so adding labels to one
-    view does not reshuffle the others. A view with two or more photos keeps at least one on
-    each side (when validation_split > 0).
-    """
-    if not 0.0 <= validation_split < 1.0:
-        raise UsageError(f"--validation-split must be in [0, 1), not {validation_split}")
-    splits = {}
-    for view_index, view in enumerate(VIEWS):
-        files = sorted(file for file, label in labels.items() if label == view)
-        if not files:
-            continue
-        order = np.random.default_rng([seed, view_index]).permutation(len(files))
-        n_validation = int(round(len(files) * validation_split))
-        if validation_split > 0 and len(files) >= 2:
-            n_validation = min(max(n_validation, 1), len(files) - 1)
-        chosen = {files[i] for i in order[:n_validation]}
-        splits[view] = ([f for f in files if f not in chosen], [f for f in files if f in chosen])
-    return splits
-
-
-def _link_or_copy(source, target):
-    try:
-        os.link(source, target)
-        return "linked"
-    except OSError:
-        shutil.copy2(source, target)
-        return "copied"
-
-
 def export_labels(labels, input_dir, out_dir, validation_split=0.2, seed=0):
     """Write `OUT/train/<view>/` and `OUT/validation/<view>/` from `labels` ({file: view}).
 
-    Files are hard links to the originals where the file system allows, else copies; skipped
-    photos are left out. The folders are built under `OUT/.export-tmp` and swapped in, so a
-    killed export leaves the previous one (or none) and re-running finishes it. Existing
-    `train/`/`validation/` folders are replaced only if an earlier export wrote them.
-    Returns {"views": {view: (n_train, n_validation)}, "missing": [...], "linked": n,
-    "copied": n}.
+    The split is cargen.labelled_sets' stratified, seeded split by view, and the files are
+    placed by its writer: hard links to the originals where the file system allows, else
+    copies; skipped photos are left out. Files the labels no longer place there are removed
+    first, so a killed export leaves part of the new set (never a file twice) and re-running
+    finishes it. Existing `train/`/`validation/` folders are written only if an earlier export
+    made them. Returns {"views": {view: (n_train, n_validation)}, "missing": [...],
+    "linked": n, "copied": n, "present": n, "removed": n}.
     """
+    if not 0.0 <= validation_split < 1.0:
+        raise UsageError(f"--validation-split must be in [0, 1), not {validation_split}")
     input_dir, out_dir = Path(input_dir), Path(out_dir)
-    for split in EXPORT_SPLITS:
+    for split in SPLITS:
         folder = out_dir / split
         if folder.exists() and not (folder / EXPORT_MARKER).exists():
             raise UsageError(f"{folder} exists and was not written by --export; move it away or "
@@ -271,27 +237,14 @@ def export_labels(labels, input_dir, out_dir, validation_split=0.2, seed=0):
                if view in VIEWS and (input_dir / file).is_file()}
     missing = sorted(file for file, view in labels.items()
                      if view in VIEWS and file not in present)
-    splits = split_labels(present, validation_split, seed)
-    staging = out_dir / ".export-tmp"
-    if staging.exists():
-        shutil.rmtree(staging)
-    ways = {"linked": 0, "copied": 0}
-    for split_index, split in enumerate(EXPORT_SPLITS):
-        (staging / split).mkdir(parents=True)
-        (staging / split / EXPORT_MARKER).write_text(
-            f"written by classifier/label_images.py --export from {LABELS_FILE}; "
-            f"replaced by the next export\n")
-        for view, parts in splits.items():
-            if not parts[split_index]:
-                continue
-            (staging / split / view).mkdir()
-            for file in parts[split_index]:
-                ways[_link_or_copy(input_dir / file, staging / split / view / file)] += 1
-    for split in EXPORT_SPLITS:
-        if (out_dir / split).exists():
-            shutil.rmtree(out_dir / split)
-        (staging / split).rename(out_dir / split)
-    staging.rmdir()
-    return {"views": {view: (len(train), len(validation))
-                      for view, (train, validation) in splits.items()},
-            "missing": missing, **ways}
+    placements = split_placements(
+        [Placement(input_dir / file, file, view) for file, view in present.items()],
+        validation_split, seed)
+    for split in SPLITS:
+        (out_dir / split).mkdir(parents=True, exist_ok=True)
+        write_text(out_dir / split / EXPORT_MARKER,
+                   f"written by classifier/label_images.py --export from {LABELS_FILE}; "
+                   f"replaced by the next export\n")
+    counts = write_labelled_set(out_dir, placements, remove_unlisted=True)
+    return {"views": count_by_view(placements), "missing": missing,
+            **{key: counts[key] for key in ("linked", "copied", "present", "removed")}}

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from cargen.images import list_images
-from classifier.labeller.label_log import csv_line, drop_partial_last_line
+from cargen.safe_files import repair_last_line, write_text
+from classifier.labeller.label_log import csv_line
 
 PREDICTIONS_FILE = "predictions_cache.csv"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -91,15 +92,13 @@ class PhotoQueue:
         header = csv_line(["file", "ok", *self.classes])
         fresh = True
         if self.cache_path.exists():
-            drop_partial_last_line(self.cache_path)
+            repair_last_line(self.cache_path)
             lines = self.cache_path.read_text(encoding="utf-8", errors="replace").split("\n")
             if lines[0] == signature:
                 fresh = False
                 self._load_rows(lines[2:])
         if fresh:
-            temporary = self.cache_path.with_suffix(".csv.tmp")
-            temporary.write_text(signature + "\n" + header, encoding="utf-8")
-            temporary.replace(self.cache_path)
+            write_text(self.cache_path, signature + "\n" + header)
         self._cache = open(self.cache_path, "a", encoding="utf-8", newline="")
 
     def _load_rows(self, lines):

@@ -3,21 +3,21 @@
 A photo already small enough (and in a format every browser shows) is served as it is. Larger
 ones are decoded with Pillow's JPEG draft mode (the decoder scales by 1/2, 1/4 or 1/8 while
 reading), shrunk and saved as JPEG under the cache folder, keyed by name, size and modification
-time. Files are written under a temporary name and renamed, so a killed labeller leaves no
-half-written thumbnail.
+time. Files are written through cargen.safe_files, so a killed labeller leaves no half-written
+thumbnail.
 """
 
 import hashlib
 import io
 import math
 import os
-import threading
 import warnings
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
 from cargen.images import MAX_PIXELS
+from cargen.safe_files import replace_atomically
 
 THUMB_SIZE = 384
 SERVE_AS_IS_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
@@ -110,7 +110,5 @@ class Thumbnails:
         if folder not in self._made_dirs:
             folder.mkdir(parents=True, exist_ok=True)
             self._made_dirs.add(folder)
-        temporary = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        image.save(temporary, "JPEG", quality=85)
-        os.replace(temporary, target)
+        replace_atomically(target, lambda temporary: image.save(temporary, "JPEG", quality=85))
         return target, "image/jpeg"
