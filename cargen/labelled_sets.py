@@ -115,6 +115,16 @@ def stratified_split(files, share, seed):
             files.subset([i for i, split in enumerate(splits) if split == VALIDATION]))
 
 
+def evaluation_folder(data):
+    """The view folders to measure a model on inside dataset folder `data`: its validation/,
+    else its train/, else `data` itself."""
+    data = Path(data)
+    for name in (VALIDATION, TRAIN):
+        if (data / name).is_dir():
+            return data / name
+    return data
+
+
 def find_dataset(data, add=(), validation_split=None, seed=0):
     """Training and validation files of dataset folder `data`, plus `--add` folders.
 

@@ -146,8 +146,9 @@ class FolderLock:
         return self
 
     def __exit__(self, *exc):
-        self._handle.close()
-        self._handle = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def kill_point(point, counters={}):  # noqa: B006  (a per-process counter is the point)

@@ -39,24 +39,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def labelled_folder(data):
-    """The folder of views inside `data`: data/validation, data/train or data itself."""
-    for name in ("validation", "train"):
-        if (data / name).is_dir():
-            return data / name
-    return data
-
-
 def main(argv=None):
     """Evaluate and print the report; returns the exit status."""
     args = parse_args(argv)
     from cargen.cli import UsageError
+    from cargen.labelled_sets import evaluation_folder, read_view_folders
     from classifier.evaluation import evaluate_files
     from classifier.inference import load_classifier
     from classifier.report import format_report, plot_confusion
-    from classifier.training_data import read_view_folders
     classifier = load_classifier(args.model)
-    folder = labelled_folder(args.data)
+    folder = evaluation_folder(args.data)
     files = read_view_folders(folder)
     if not files:
         raise UsageError(f"{folder}: no images found in its view folders")

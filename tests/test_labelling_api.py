@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cargen.cli import UsageError
+from cargen.safe_files import FolderBusyError
 from cargen.views import VIEWS
 from classifier.inference import load_classifier
 from classifier.labeller.app import create_app, session_of
@@ -378,7 +378,7 @@ def test_only_the_output_folder_is_written(photos, open_app, classifier, tmp_pat
 def test_a_second_labeller_on_the_same_folder_is_refused(photos, open_app):
     folder, _ = photos
     open_app(folder)
-    with pytest.raises(UsageError, match="another labeller"):
+    with pytest.raises(FolderBusyError, match="another labeller"):
         open_app(folder)
 
 

@@ -11,7 +11,6 @@ written, malformed requests get a 400, and with the default loopback binding req
 another host name (DNS rebinding) or from another page (cross-site POSTs) are refused.
 """
 
-import fcntl
 import itertools
 import logging
 import mimetypes
@@ -25,6 +24,7 @@ from flask import Flask, abort, jsonify, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from cargen.cli import UsageError
+from cargen.safe_files import FolderLock
 from cargen.views import VIEW_AZIMUTH_DEGREES, VIEWS
 from classifier.labeller.label_log import DECISIONS, SKIP, LabelStore, export_labels
 from classifier.labeller.photo_queue import PhotoQueue
@@ -53,16 +53,6 @@ MAX_PAGE_ITEMS = 500
 __all__ = ["create_app", "LabellingSession", "export_labels", "session_of"]
 
 
-def _lock_folder(out_dir):
-    handle = open(out_dir / ".labeller.lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UsageError(f"{out_dir}: another labeller is already running on this folder")
-    return handle
-
-
 class LabellingSession:
     """The state behind the page: label log, photo queue, thumbnails and the review turn."""
 
@@ -73,12 +63,14 @@ class LabellingSession:
         if not self.input_dir.is_dir():
             raise FileNotFoundError(f"{input_dir}: photo folder not found")
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_handle = _lock_folder(self.out_dir)
+        self._lock = FolderLock(self.out_dir / ".labeller.lock",
+                                f"{out_dir}: another labeller is already running on this folder")
+        self._lock.__enter__()
         try:
             self.store = LabelStore(self.out_dir)
             self.queue = PhotoQueue(self.input_dir, self.out_dir, classifier, batch_size)
         except BaseException:
-            self._lock_handle.close()
+            self._lock.__exit__()
             raise
         for file in self.store.labels():
             if file in self.queue.index:
@@ -249,7 +241,7 @@ class LabellingSession:
         self.queue.close()
         self._prewarm.shutdown(wait=True, cancel_futures=True)
         self.store.close()
-        self._lock_handle.close()
+        self._lock.__exit__()
 
 
 def session_of(app):
