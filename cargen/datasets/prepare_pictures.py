@@ -21,6 +21,7 @@ from cargen.datasets.car_connection import COLUMNS, try_parse_name
 from cargen.datasets.image_hashes import ImageHash, group_duplicates, hash_images
 from cargen.images import JUNK_NAMES, is_image_name
 from cargen.move_journal import MoveJournal, ensure_newline
+from cargen.safe_files import write_text
 
 REJECTED_DIR = "rejected"
 DUPLICATES_DIR = "duplicates"
@@ -266,12 +267,6 @@ def _group_rows(groups, good):
     return rows
 
 
-def _atomic_write(path, text):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def _csv_text(header, rows):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -299,7 +294,7 @@ def _write_reports(report_dir, result, metadata):
     }
     written = {}
     for name, text in files.items():
-        _atomic_write(report_dir / name, text)
+        write_text(report_dir / name, text)
         written[name] = report_dir / name
     return written
 
