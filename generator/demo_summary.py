@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from cargen.cli import UsageError, run_main
+from classifier.sort_manifest import Manifest, folder_counts
 
 
 def read_json(path):
@@ -22,7 +23,6 @@ def read_json(path):
 
 def sort_counts(manifest):
     """Files per destination folder (view, unknown, errors) from a sort's predictions.csv."""
-    from classifier.sort_manifest import Manifest, folder_counts
     if not Path(manifest).exists():
         raise UsageError(f"{manifest}: missing; run `make demo` again")
     counts, errors = folder_counts(Manifest(manifest, repair=False))

@@ -1,12 +1,13 @@
 """Preparing a flat folder of The Car Connection pictures once, before anything trains on it.
 
 `prepare_folder` parses every file name (cargen.datasets.car_connection), hashes every picture
-(cargen.datasets.image_hashes) on a thread pool, groups exact and near duplicates, moves corrupt, empty and
-non-image files into `<folder>/rejected/` and, when asked, all but one picture of each duplicate
-group into `<folder>/duplicates/` (cargen.move_journal: each move journaled first, never a
-delete; the journal `<folder>/.cargen_journal.jsonl` keeps why each file moved). It writes metadata.csv, duplicates.csv, rejected.csv, unparsed.csv and summary.txt
-to a report folder. Hashes are cached in `<folder>/.cargen_hashes.csv`, so a re-run (also after
-a kill) only reads new files. A run holds `<folder>/.cargen_lock`: two at once are refused.
+(cargen.datasets.image_hashes) on a thread pool, groups exact and near duplicates, moves corrupt,
+empty and non-image files into `<folder>/rejected/` and, when asked, all but one picture of each
+duplicate group into `<folder>/duplicates/` (cargen.move_journal: one rename per file, journaled
+first in `<folder>/.cargen_journal.jsonl` with its reason, never a delete). It writes
+metadata.csv, duplicates.csv, rejected.csv, unparsed.csv and summary.txt to a report folder.
+Hashes are cached in `<folder>/.cargen_hashes.csv`, so a re-run (also after a kill) only reads
+new files. A run holds `<folder>/.cargen_lock`: two at once on one folder are refused.
 """
 
 import csv
