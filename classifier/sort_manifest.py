@@ -29,7 +29,8 @@ BASE_COLUMNS = ("file", "destination", "action", "view", "confidence")
 ERROR_COLUMN = "error"
 # Manifest actions. A row's `file` is where the photo was (or, for undo, is put back),
 # `destination` where it went.
-MOVED, COPIED, ERROR, RESTORED, REMOVED_COPY = "moved", "copied", "error", "restored", "removed_copy"
+MOVED, COPIED, ERROR = "moved", "copied", "error"
+RESTORED, REMOVED_COPY = "restored", "removed_copy"
 
 
 class Manifest:
