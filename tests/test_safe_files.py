@@ -102,9 +102,9 @@ def test_folder_lock_refuses_a_second_holder_in_another_process(tmp_path):
         """)], env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(FolderBusyError, match="pictures: another run"):
-            with FolderLock(lock, "pictures: another run is working here"):
-                pass
+        second = FolderLock(lock, "pictures: another run is working here")
+        with pytest.raises(FolderBusyError, match="pictures: another run"), second:
+            pass
     finally:
         holder.kill()
         holder.wait()
