@@ -5,6 +5,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from cargen.images import ImageDecodeError, list_images, load_square
+from cargen.safe_files import replace_atomically
 
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
@@ -67,8 +68,4 @@ def contact_sheet(folders, out_path, per_row=8, thumb_size=96, title=None):
         if not paths:
             draw.text((label_width, top + thumb_size // 2 - 6), "(empty)", fill=MUTED,
                       font=small)
-    out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(out_path)
-    return out_path
+    return replace_atomically(out_path, lambda temporary: sheet.save(temporary, format="PNG"))

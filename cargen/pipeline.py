@@ -2,7 +2,8 @@
 
 Files are decoded by `cargen.images.load_square` on tf.data's parallel threads (Pillow releases
 the GIL while it decodes and resizes). A file that cannot be decoded does not stop the pipeline:
-it yields `ok=False` and a blank image, so callers count and drop it by its index.
+it yields a blank image and why it failed (`ok=False` in `image_dataset`, the reason itself in
+`images_with_reasons`), so callers count and drop it by its index without decoding it again.
 """
 
 import numpy as np
@@ -18,30 +19,38 @@ def _loader(paths, size, fit):
 
     def load(index):
         try:
-            return load_square(paths[int(index)], size, fit), np.bool_(True)
-        except ImageDecodeError:
-            return blank, np.bool_(False)
+            return load_square(paths[int(index)], size, fit), np.bytes_(b"")
+        except ImageDecodeError as error:
+            return blank, np.bytes_(error.reason.encode("utf-8"))
 
     return load
 
 
-def image_dataset(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
-    """Dataset of `(image, index, ok)`: image uint8 (size, size, 3), index into `paths`.
+def images_with_reasons(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
+    """Dataset of `(image, index, reason)`: image uint8 (size, size, 3), index into `paths`.
 
-    `ok` is False for a file that could not be decoded (its image is all zeros). The order is
-    deterministic: element i comes from paths[i].
+    `reason` (a string tensor) is empty for a decoded file and says why for one that could not
+    be decoded (its image is all zeros). The order is deterministic: element i comes from
+    paths[i].
     """
     paths = [str(p) for p in paths]
     load = _loader(paths, size, fit)
 
     def decode(index):
-        image, ok = tf.numpy_function(load, [index], [tf.uint8, tf.bool], stateful=False)
+        image, reason = tf.numpy_function(load, [index], [tf.uint8, tf.string], stateful=False)
         image.set_shape((size, size, 3))
-        ok.set_shape(())
-        return image, index, ok
+        reason.set_shape(())
+        return image, index, reason
 
     indices = tf.data.Dataset.range(len(paths))
     return indices.map(decode, num_parallel_calls=parallel_calls, deterministic=True)
+
+
+def image_dataset(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
+    """Dataset of `(image, index, ok)`: `images_with_reasons` with `ok` False for a file that
+    could not be decoded."""
+    return images_with_reasons(paths, size, fit, parallel_calls).map(
+        lambda image, index, reason: (image, index, tf.equal(reason, "")))
 
 
 def decoded_images(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):

@@ -10,12 +10,16 @@ log, and every script that moves a user's files, goes through these functions.
   extension (`car.jpg` -> `car~1.jpg`); nothing is ever overwritten.
 - `FolderLock`: one exclusive lock per folder, so two runs never work on it at once.
 - `repair_last_line`: cut the half-written last line a killed writer left in a log.
+- `link_no_replace`, `copy_to_temporary`, `same_content`, `same_file`: the primitives of moves
+  and copies that never overwrite (cargen.move_journal builds its operations from them).
 - `kill_point`: fault injection for the tests (`CARGEN_KILL_AT=point:n`).
 """
 
+import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import uuid
 from pathlib import Path
@@ -109,6 +113,79 @@ def free_name(directory, name, reserved=()):
         number += 1
         candidate = f"{stem}~{number}{suffix}"
     return candidate
+
+
+def copy_to_temporary(source, directory, sync=True):
+    """Copy `source` to a new temporary file in `directory` (fsynced unless `sync` is False, when
+    the caller syncs a whole batch at once); return its path."""
+    temporary = str(temporary_name(Path(directory) / os.path.basename(source)))
+    with open(source, "rb") as reader, open(temporary, "xb") as writer:
+        shutil.copyfileobj(reader, writer, 1 << 20)
+        writer.flush()
+        if sync:
+            os.fsync(writer.fileno())
+    shutil.copystat(source, temporary)
+    return temporary
+
+
+_NO_LINK_ERRORS = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS,
+                   errno.EACCES, errno.EOPNOTSUPP)
+
+
+def link_no_replace(source, destination):
+    """Give `source` the extra name `destination`, never overwriting: FileExistsError if it
+    exists. Returns True for a real hard link.
+
+    Where hard links are not possible (another device, a file system without them) the content
+    is copied to a fsynced temporary file beside `destination`, which is then linked (or, where
+    even that fails, renamed after a last check) to its name; returns False.
+    """
+    try:
+        os.link(source, destination)
+        return True
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno not in _NO_LINK_ERRORS:
+            raise
+    temporary = copy_to_temporary(source, os.path.dirname(destination))
+    try:
+        try:
+            os.link(temporary, destination)
+        except FileExistsError:
+            raise
+        except OSError:
+            if os.path.lexists(destination):
+                raise FileExistsError(errno.EEXIST, "destination exists", destination) from None
+            os.rename(temporary, destination)
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+    return False
+
+
+def same_file(a, b):
+    """True if `a` and `b` are two names of one file (False if either is missing)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def same_content(a, b):
+    """True if files `a` and `b` hold the same bytes (False if either cannot be read)."""
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as first, open(b, "rb") as second:
+            while True:
+                block_a, block_b = first.read(1 << 20), second.read(1 << 20)
+                if block_a != block_b:
+                    return False
+                if not block_a:
+                    return True
+    except OSError:
+        return False
 
 
 def repair_last_line(path):

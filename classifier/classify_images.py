@@ -78,14 +78,15 @@ def parse_args(argv=None):
 def write_report(output, classes):
     """Write the contact sheet of the view folders; return its path."""
     from cargen.contact_sheet import contact_sheet
-    from classifier.sorting import REPORT_NAME, UNKNOWN
+    from classifier.sort_manifest import REPORT_NAME, UNKNOWN
     folders = [(name, output / name) for name in [*classes, UNKNOWN]]
     return contact_sheet(folders, output / REPORT_NAME, title=f"cargen sort of {output}")
 
 
 def undo(args):
     """Run --undo."""
-    from classifier.sorting import MANIFEST_NAME, undo_sort
+    from classifier.sort_manifest import MANIFEST_NAME
+    from classifier.undo_sort import undo_sort
     output = args.output or args.input
     if not (output / MANIFEST_NAME).exists():
         raise UsageError(f"{output / MANIFEST_NAME}: no manifest, nothing to undo")
@@ -126,7 +127,8 @@ def main(argv=None):
               "its MODEL_CARD.md); --model DIR uses your own")
     else:
         print(f"model: {args.model}")
-    from classifier.sorting import sort_folder, summary_table
+    from classifier.sort_summary import summary_table
+    from classifier.sorting import sort_folder
     classifier = load_classifier(args.model)
     bar = []
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from cargen.cli import UsageError, quiet_tensorflow
 from cargen.images import FIT_MODES
+from cargen.safe_files import write_json
 from cargen.views import VIEWS, mirror_permutation
 
 MODEL_FILE = "model.keras"
@@ -40,9 +41,7 @@ def write_classes_json(run_dir, classes, image_size, fit, temperature=1.0, flip_
         **extra,
     }
     path = Path(run_dir) / CLASSES_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    tmp.replace(path)
+    write_json(path, info)
     return info
 
 

@@ -6,7 +6,6 @@ killed run continues with `--resume`.
 """
 
 import json
-import os
 import sys
 import time
 import warnings
@@ -16,6 +15,8 @@ import numpy as np
 
 from cargen.cli import UsageError, quiet_tensorflow
 from cargen.images import FIT_MODES
+from cargen.safe_files import replace_atomically
+from cargen.safe_files import write_json as _write_json
 from classifier import training_data
 from classifier.calibration import fit_temperature
 from classifier.evaluation import labelled_probabilities, report_from_probabilities
@@ -76,12 +77,6 @@ def _prepare_run_dir(run_dir, resume):
                          f"choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
-
-
-def _write_json(path, value):
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class EpochLine(keras.callbacks.Callback):
@@ -164,9 +159,7 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
         model.fit(train_stream, epochs=options["epochs"], validation_data=validation_stream,
                   callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
-    tmp = run_dir / ("partial-" + MODEL_FILE)
-    model.save(tmp)
-    os.replace(tmp, run_dir / MODEL_FILE)
+    replace_atomically(run_dir / MODEL_FILE, model.save)
     return model, {"training_seconds": round(seconds, 1),
             "train_images_per_second": round(epoch_line.train_images /
                                              max(epoch_line.train_seconds, 1e-9), 1),

@@ -5,13 +5,12 @@ predictions.csv, the generator's eval.json) and prints a short summary with the 
 """
 
 import argparse
-import csv
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 from cargen.cli import UsageError, run_main
+from classifier.sort_manifest import Manifest, folder_counts
 
 
 def read_json(path):
@@ -23,14 +22,12 @@ def read_json(path):
 
 
 def sort_counts(manifest):
-    """Files per destination folder (view, unknown, error) from a sort's predictions.csv."""
-    counts = Counter()
-    with open(manifest, newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("action") == "error":
-                counts["errors"] += 1
-            elif row.get("action") in ("moved", "copied"):
-                counts[Path(row["destination"]).parent.name] += 1
+    """Files per destination folder (view, unknown, errors) from a sort's predictions.csv."""
+    if not Path(manifest).exists():
+        raise UsageError(f"{manifest}: missing; run `make demo` again")
+    counts, errors = folder_counts(Manifest(manifest, repair=False))
+    if errors:
+        counts["errors"] = errors
     return counts
 
 

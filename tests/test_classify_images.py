@@ -14,16 +14,11 @@ import pytest
 from PIL import Image
 
 from cargen.images import load_square
+from cargen.safe_files import KILL_ENV
 from classifier.inference import load_classifier
-from classifier.sorting import (
-    ERROR,
-    KILL_ENV,
-    MANIFEST_NAME,
-    REPORT_NAME,
-    UNKNOWN,
-    sort_folder,
-    undo_sort,
-)
+from classifier.sort_manifest import ERROR, MANIFEST_NAME, REPORT_NAME, UNKNOWN
+from classifier.sorting import sort_folder
+from classifier.undo_sort import undo_sort
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = str(REPO / "classifier" / "classify_images.py")
@@ -141,21 +136,21 @@ def test_collisions_get_a_suffix_never_an_overwrite(tiny_classifier_run, tmp_pat
     make_photos(pictures, 6)
     (pictures / UNKNOWN).mkdir()
     Image.new("RGB", (8, 8), "red").save(pictures / UNKNOWN / "car_002.jpg")
-    Image.new("RGB", (8, 8), "blue").save(pictures / UNKNOWN / "car_002_1.jpg")
+    Image.new("RGB", (8, 8), "blue").save(pictures / UNKNOWN / "car_002~1.jpg")
     before = hashes(pictures)
     classifier = load_classifier(tiny_classifier_run)
     sort_folder(classifier, pictures, threshold=1.0)  # nothing reaches 1.0: all to unknown/
     after = hashes(pictures)
     assert after[f"{UNKNOWN}/car_002.jpg"] == before[f"{UNKNOWN}/car_002.jpg"]
-    assert after[f"{UNKNOWN}/car_002_1.jpg"] == before[f"{UNKNOWN}/car_002_1.jpg"]
-    assert after[f"{UNKNOWN}/car_002_2.jpg"] == before["car_002.jpg"]
+    assert after[f"{UNKNOWN}/car_002~1.jpg"] == before[f"{UNKNOWN}/car_002~1.jpg"]
+    assert after[f"{UNKNOWN}/car_002~2.jpg"] == before["car_002.jpg"]
     # A new photo with an already-sorted name is sorted too, next to the first one.
     Image.new("RGB", (8, 8), "green").save(pictures / "car_003.jpg")
     green = hashes(pictures)["car_003.jpg"]
     sort_folder(classifier, pictures, threshold=1.0)
-    assert hashes(pictures)[f"{UNKNOWN}/car_003_1.jpg"] == green
+    assert hashes(pictures)[f"{UNKNOWN}/car_003~1.jpg"] == green
     assert undo_sort(pictures).complete
-    assert hashes(pictures) == {**before, "car_003_1.jpg": green}
+    assert hashes(pictures) == {**before, "car_003~1.jpg": green}
 
 
 def test_dry_run_changes_nothing_and_undo_restores_the_listing(tiny_classifier_run, tmp_path):
@@ -243,7 +238,7 @@ def test_sigkill_at_any_point_then_rerun_loses_nothing(tiny_classifier_run, tmp_
                  "--batch-size", "3", "--no-report"]
     # Killed by itself at each risky instant: journal written, file linked but not yet
     # removed from the input, batch moved but not recorded, recorded but not marked done.
-    for point in ("link:4", "moves:2", "manifest:3"):
+    for point in ("intent:2", "link:4", "moves:2", "recorded:3"):
         env = {**os.environ, KILL_ENV: point}
         result = run_script(*sort_args, env=env, check=False)
         assert result.returncode == -signal.SIGKILL, (point, result.stderr)
@@ -278,7 +273,7 @@ def test_moves_across_file_systems_copy_then_remove(tiny_classifier_run, tmp_pat
                                                     monkeypatch):
     import errno
 
-    import classifier.sorting as sorting
+    from cargen import safe_files
     pictures = tmp_path / "pictures"
     make_photos(pictures, 5)
     originals = hashes(pictures)
@@ -286,7 +281,7 @@ def test_moves_across_file_systems_copy_then_remove(tiny_classifier_run, tmp_pat
     def no_links(src, dst):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
-    monkeypatch.setattr(sorting.os, "link", no_links)
+    monkeypatch.setattr(safe_files.os, "link", no_links)
     result = sort_folder(load_classifier(tiny_classifier_run), pictures, threshold=THRESHOLD)
     assert sum(result.counts.values()) == 5
     assert_each_original_once(originals, pictures)

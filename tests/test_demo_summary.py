@@ -18,9 +18,11 @@ def test_summary_reports_every_stage(tmp_path, capsys):
         "view_fidelity": 0.84, "real_view_fidelity": 1.0, "fd_classifier": 3.2, "kid": 0.05,
         "diversity": 4.1, "real_diversity": 4.3}))
     (sorted_dir / "predictions.csv").write_text(
-        "file,destination,action\n"
-        "a.jpg,s/front/a.jpg,copied\nb.jpg,s/front/b.jpg,copied\n"
-        "c.jpg,s/unknown/c.jpg,copied\nd.jpg,,error\n")
+        "file,destination,action,view,confidence,p_front,p_rear,error\n"
+        "a.jpg,s/front/a.jpg,copied,front,0.9,0.9,0.1,\n"
+        "b.jpg,s/front/b.jpg,copied,front,0.8,0.8,0.2,\n"
+        "c.jpg,s/unknown/c.jpg,copied,front,0.5,0.5,0.5,\n"
+        "d.jpg,,error,,,,,empty file\n")
     demo_summary.main(["--classifier", str(classifier), "--sorted", str(sorted_dir),
                        "--generator", str(generator), "--samples", str(tmp_path / "x"),
                        "--started", str(time.time() - 90)])

@@ -7,7 +7,7 @@ from cargen.cli import quiet_tensorflow
 
 tf = quiet_tensorflow()
 
-from cargen.pipeline import decoded_images, image_dataset  # noqa: E402
+from cargen.pipeline import decoded_images, image_dataset, images_with_reasons  # noqa: E402
 
 
 def make_folder(tmp_path, n=6):
@@ -38,3 +38,11 @@ def test_decoded_images_drops_and_counts_failures(tmp_path):
     images = list(dataset.batch(4).as_numpy_iterator())
     assert sum(len(batch) for batch in images) == 4
     assert sorted(failed) == sorted([str(paths[0]), str(paths[4])])
+
+
+def test_images_with_reasons_says_why_a_file_failed(tmp_path):
+    paths = make_folder(tmp_path, 3)
+    paths[1].write_bytes(b"")
+    reasons = [reason.decode() for _, _, reason in
+               images_with_reasons(paths, 8).as_numpy_iterator()]
+    assert reasons[0] == reasons[2] == "" and "empty" in reasons[1]

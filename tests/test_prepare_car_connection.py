@@ -279,6 +279,19 @@ def test_default_report_folder_and_name_collisions_in_rejected(tmp_path):
         "rejected/empty~1.jpg": "empty file (0 bytes)"}
 
 
+def test_two_preparations_of_one_folder_at_once_are_refused(tmp_path):
+    from cargen.datasets.prepare_pictures import folder_lock
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "empty.jpg").write_bytes(b"")
+    with folder_lock(folder):  # as a preparation still running would hold it
+        result = run_script(folder)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "another preparation or restore is running" in result.stderr
+    assert (folder / "empty.jpg").exists()
+    assert run_script(folder).returncode == 0 and (folder / "rejected" / "empty.jpg").exists()
+
+
 def test_bad_arguments_are_one_line_errors(tmp_path):
     result = run_script(tmp_path / "nowhere")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
@@ -319,19 +332,21 @@ def moved_count(folder):
                if (folder / sub).is_dir())
 
 
-@pytest.mark.parametrize("crash_at", ["before-rename:7", "after-rename:7"])
+# Killed by itself with the 7th move journaled but not started ("intent") or done but not yet
+# marked done ("moves").
+@pytest.mark.parametrize("crash_at", ["intent:7", "moves:7"])
 def test_killed_between_journal_and_rename_loses_nothing(tmp_path, crash_at):
     folder = tmp_path / "pictures"
     originals = many_pictures(folder, 60)
     expected = clean_run(tmp_path, folder)
-    result = run_script(folder, "--dedupe", env=dict(os.environ, CARGEN_CRASH_AT=crash_at))
+    result = run_script(folder, "--dedupe", env=dict(os.environ, CARGEN_KILL_AT=crash_at))
     assert result.returncode == -signal.SIGKILL
     assert_nothing_lost(folder, originals)
-    assert moved_count(folder) == (6 if crash_at.startswith("before") else 7)
+    assert moved_count(folder) == (6 if crash_at.startswith("intent") else 7)
 
     result = run_script(folder, "--dedupe")
     assert result.returncode == 0, result.stderr
-    assert ("killed just before moving" in result.stdout) == crash_at.startswith("before")
+    assert ("killed just before moving" in result.stdout) == crash_at.startswith("intent")
     assert_nothing_lost(folder, originals)
     assert locations(folder) == expected
 

@@ -1,12 +1,13 @@
 """Preparing a flat folder of The Car Connection pictures once, before anything trains on it.
 
 `prepare_folder` parses every file name (cargen.datasets.car_connection), hashes every picture
-(cargen.datasets.image_hashes) on a thread pool, groups exact and near duplicates, moves corrupt, empty and
-non-image files into `<folder>/rejected/` and, when asked, all but one picture of each duplicate
-group into `<folder>/duplicates/` (cargen.move_journal: one rename per file, journaled first, never
-a delete). It writes metadata.csv, duplicates.csv, rejected.csv, unparsed.csv and summary.txt
-to a report folder. Hashes are cached in `<folder>/.cargen_hashes.csv`, so a re-run (also after
-a kill) only reads new files.
+(cargen.datasets.image_hashes) on a thread pool, groups exact and near duplicates, moves corrupt,
+empty and non-image files into `<folder>/rejected/` and, when asked, all but one picture of each
+duplicate group into `<folder>/duplicates/` (cargen.move_journal: one rename per file, journaled
+first in `<folder>/.cargen_journal.jsonl` with its reason, never a delete). It writes
+metadata.csv, duplicates.csv, rejected.csv, unparsed.csv and summary.txt to a report folder.
+Hashes are cached in `<folder>/.cargen_hashes.csv`, so a re-run (also after a kill) only reads
+new files. A run holds `<folder>/.cargen_lock`: two at once on one folder are refused.
 """
 
 import csv
@@ -20,11 +21,14 @@ from cargen.cli import Progress, UsageError
 from cargen.datasets.car_connection import COLUMNS, try_parse_name
 from cargen.datasets.image_hashes import ImageHash, group_duplicates, hash_images
 from cargen.images import JUNK_NAMES, is_image_name
-from cargen.move_journal import MoveJournal, ensure_newline
+from cargen.move_journal import MoveJournal, relative_to
+from cargen.safe_files import FolderLock, repair_last_line, write_text
 
 REJECTED_DIR = "rejected"
 DUPLICATES_DIR = "duplicates"
 CACHE_NAME = ".cargen_hashes.csv"
+JOURNAL_NAME = ".cargen_journal.jsonl"
+LOCK_NAME = ".cargen_lock"
 REPORT_FILES = ("metadata.csv", "duplicates.csv", "rejected.csv", "unparsed.csv", "summary.txt")
 SIZE_BINS = (128, 256, 512, 1024, 2048)
 _CACHE_COLUMNS = ("name", "size", "mtime_ns", "content", "perceptual", "width", "height",
@@ -106,7 +110,7 @@ class HashCache:
         """Remember one result (written to disk every few hundred results and on close)."""
         self.known[key] = (image_hash, reason)
         if self._handle is None:
-            ensure_newline(self.path)
+            repair_last_line(self.path)
             self._handle = open(self.path, "a", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle, lineterminator="\n")
         if image_hash is None:
@@ -180,17 +184,58 @@ def _not_image_reason(name):
         "not an image file (no extension)"
 
 
+def folder_lock(folder):
+    """The lock that keeps two preparations (or restores) off the same folder."""
+    return FolderLock(Path(folder) / LOCK_NAME,
+                      f"{folder}: another preparation or restore is running on this folder")
+
+
+class FolderMoves:
+    """The journaled moves of files between `folder` and its sub-folders, and their reasons."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.journal = MoveJournal(self.folder / JOURNAL_NAME)
+
+    def recover(self):
+        """Finish or forget what a killed run left half done; return the move that never
+        started (its file is still at its source), or None."""
+        _, forgotten = self.journal.recover()
+        return forgotten[-1] if forgotten else None
+
+    def move(self, source, target_dir, reason, name=None):
+        """Move `folder/source` into `folder/target_dir/`; return its new relative path."""
+        return self.journal.move_into(self.folder, source, target_dir, reason, name)
+
+    def reasons(self):
+        """{destination: (source, reason)} from the latest move to each destination, relative
+        to the folder."""
+        return {relative_to(op["dst"], self.folder): (relative_to(op["src"], self.folder),
+                                                      op["reason"])
+                for op in self.journal.completed()}
+
+
 def prepare_folder(folder, report_dir=None, dedupe=False, dry_run=False, max_distance=6,
                    max_colour_difference=12.0, workers=4):
-    """Run the whole preparation on `folder`; return a `PrepareResult` (reports written)."""
+    """Run the whole preparation on `folder`; return a `PrepareResult` (reports written).
+
+    FolderBusyError if another preparation holds the folder."""
     folder = Path(folder)
     report_dir = Path(report_dir) if report_dir else default_report_dir(folder)
     if report_dir.resolve() == folder.resolve():
         raise UsageError(f"{report_dir}: the reports cannot go into the pictures folder itself "
                          "(they would be taken for stray files); choose another --report")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    with folder_lock(folder):
+        return _prepare(folder, report_dir, dedupe, dry_run, max_distance,
+                        max_colour_difference, workers)
+
+
+def _prepare(folder, report_dir, dedupe, dry_run, max_distance, max_colour_difference, workers):
     images, others, in_duplicates = scan_folder(folder)
-    journal = MoveJournal(folder)
-    interrupted = journal.interrupted_move()
+    journal = FolderMoves(folder)
+    interrupted = None if dry_run else journal.recover()
     cache = HashCache(folder / CACHE_NAME)
     items, hashed = hash_folder_items(folder, images + in_duplicates, workers, cache)
 
@@ -266,12 +311,6 @@ def _group_rows(groups, good):
     return rows
 
 
-def _atomic_write(path, text):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def _csv_text(header, rows):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -299,7 +338,7 @@ def _write_reports(report_dir, result, metadata):
     }
     written = {}
     for name, text in files.items():
-        _atomic_write(report_dir / name, text)
+        write_text(report_dir / name, text)
         written[name] = report_dir / name
     return written
 
@@ -337,7 +376,8 @@ def _summary(folder, report_dir, result, good, metadata, hashed, near_rule, dedu
              f"in {DUPLICATES_DIR}/); {hashed:,} files read now, the rest known from {CACHE_NAME}"]
     if result.interrupted is not None:
         lines.append(f"  the previous run was killed just before moving "
-                     f"{result.interrupted.source}; nothing was lost, the file stayed where it was")
+                     f"{relative_to(result.interrupted['src'], folder)}; nothing was lost, the "
+                     "file stayed where it was")
     where = "to be moved to" if dry_run else "in"
     lines.append(f"  rejected:   {len(result.rejected):,} {where} {folder / REJECTED_DIR}"
                  + (f" ({_counts_line(reasons)})" if reasons else ""))
@@ -368,7 +408,13 @@ def restore_folder(folder):
     """Move every file in `rejected/` and `duplicates/` back into `folder` under the name it had
     (from the journal; suffixed if that name is taken). Returns the number moved."""
     folder = Path(folder)
-    journal = MoveJournal(folder)
+    with folder_lock(folder):
+        journal = FolderMoves(folder)
+        journal.recover()
+        return _restore(folder, journal)
+
+
+def _restore(folder, journal):
     reasons = journal.reasons()
     moved = 0
     for sub in (REJECTED_DIR, DUPLICATES_DIR):

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cargen.cli import Progress, UsageError
+from cargen.safe_files import replace_atomically
 from cargen.synthetic.car_names import CATALOGUE, picture_name, sample_model
 from cargen.synthetic.car_photo import render_car_photo
 from cargen.synthetic.render_scenes import render_other_scene
@@ -278,7 +279,4 @@ def contact_sheet(path, options, columns=6, thumb_width=160):
             sheet.paste(image, (label_width + gap + c * (thumb_width + gap), y))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    return replace_atomically(path, lambda temporary: sheet.save(temporary, format="PNG"))
