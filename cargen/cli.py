@@ -44,11 +44,10 @@ def quiet_tensorflow():
 def run_main(main, argv=None):
     """Call `main(argv)`; user errors and Ctrl-C become one line on stderr, not a traceback."""
     from cargen.images import ImageDecodeError
-    from cargen.safe_files import FolderBusyError
     try:
         status = main(argv)
-    except (UsageError, ImageDecodeError, FolderBusyError, FileNotFoundError,
-            NotADirectoryError, FileExistsError) as error:
+    except (UsageError, ImageDecodeError, FileNotFoundError, NotADirectoryError,
+            FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         status = 2
     except KeyboardInterrupt:

@@ -24,11 +24,13 @@ import signal
 import uuid
 from pathlib import Path
 
+from cargen.cli import UsageError
+
 TEMP_MARK = ".cargen-tmp-"
 KILL_ENV = "CARGEN_KILL_AT"
 
 
-class FolderBusyError(Exception):
+class FolderBusyError(UsageError):
     """Another cargen process holds the folder's lock. `str()` says which folder and why."""
 
 
