@@ -70,7 +70,7 @@ $(DONE)/classifier: $(DONE)/synthetic
 
 $(DONE)/sorted: $(DONE)/classifier
 	$(PY) classifier/classify_images.py --model $(DEMO_CLASSIFIER) \
-	    --input $(DEMO)/synthetic/pictures --copy --output $(DEMO)/sorted
+	    --input $(DEMO)/synthetic/pictures --copy --out $(DEMO)/sorted
 	@touch $@
 
 $(DONE)/generator: $(DONE)/sorted

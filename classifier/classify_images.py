@@ -4,7 +4,7 @@ import argparse
 import os
 from pathlib import Path
 
-from cargen.cli import Progress, UsageError, run_main
+from cargen.cli import Progress, UsageError, add_old_spelling, run_main
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
@@ -22,7 +22,7 @@ examples:
 
   # copy into another folder, only confident predictions go to a view folder
   python classifier/classify_images.py --model classifier/models/compact_112px --input data/pictures \\
-      --copy --output data/sorted --threshold 0.9
+      --copy --out data/sorted --threshold 0.9
 
   # put every file back where it was
   python classifier/classify_images.py --input data/pictures --undo
@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument("--input", type=Path, required=True,
                         help="folder whose images (directly inside it, not in sub-folders) are "
                              "sorted (required)")
-    parser.add_argument("--output", type=Path, default=None,
+    parser.add_argument("--out", dest="output", type=Path, default=None,
                         help="folder that receives <view>/, unknown/ and predictions.csv "
                              "(default: the input folder)")
     parser.add_argument("--threshold", type=float, default=0.7,
@@ -72,6 +72,7 @@ def parse_args(argv=None):
     parser.add_argument("--undo", action="store_true",
                         help="put every sorted file back where it was, using the manifest "
                              "(--model not needed)")
+    add_old_spelling(parser, "--output", "--out")
     return parser.parse_args(argv)
 
 

@@ -11,7 +11,7 @@ plain data. Safe to kill and re-run with the same options.
 import argparse
 from pathlib import Path
 
-from cargen.cli import Progress, UsageError, run_main
+from cargen.cli import Progress, UsageError, add_old_spelling, run_main
 from cargen.datasets.pose_labels import (
     MAX_OFFSET_LIMIT,
     check_options,
@@ -23,11 +23,11 @@ from cargen.labelled_sets import count_by_view, count_table
 from cargen.views import CAR_VIEWS
 
 EXAMPLES = """examples:
-  python data/import_pose_labels.py --images cars_train/ --annotations train_anno.pkl \\
+  python data/import_pose_labels.py --input cars_train/ --annotations train_anno.pkl \\
       --out data/labelled
-  python data/import_pose_labels.py --images cars_train/ --annotations train_anno.pkl \\
-      --images cars_test/ --annotations test_anno.pkl --out data/labelled --max-offset 10
-  python data/import_pose_labels.py --images cars_train/ --annotations train_anno.pkl \\
+  python data/import_pose_labels.py --input cars_train/ --annotations train_anno.pkl \\
+      --input cars_test/ --annotations test_anno.pkl --out data/labelled --max-offset 10
+  python data/import_pose_labels.py --input cars_train/ --annotations train_anno.pkl \\
       --out data/labelled_swapped --swap-rb
 
 writes <out>/train/<view>/*.jpg, <out>/validation/<view>/*.jpg (names <images folder>_<file>),
@@ -41,7 +41,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="import_pose_labels.py", description=__doc__, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=Path, action="append", required=True,
+    parser.add_argument("--input", dest="images", type=Path, action="append", required=True,
                         help="folder of the photos, e.g. cars_train/ (repeat it together with "
                              "--annotations to import several sets)")
     parser.add_argument("--annotations", type=Path, action="append", required=True,
@@ -51,13 +51,15 @@ def parse_args(argv):
     parser.add_argument("--max-offset", type=float, default=15.0,
                         help="drop photos more than this many degrees of azimuth from the "
                              f"nearest view centre, 0 to {MAX_OFFSET_LIMIT} (default: 15)")
-    parser.add_argument("--val-share", type=float, default=0.15,
+    parser.add_argument("--validation-split", dest="val_share", type=float, default=0.15,
                         help="share of each view put in validation/ (default: 0.15)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the train/validation split (default: 0)")
     parser.add_argument("--swap-rb", action="store_true",
                         help="the photos have red and blue swapped: re-encode them corrected "
                              "(default: off, files are linked or copied unchanged)")
+    add_old_spelling(parser, "--images", "--input")
+    add_old_spelling(parser, "--val-share", "--validation-split")
     return parser.parse_args(argv)
 
 
@@ -87,8 +89,8 @@ def main(argv=None):
     """Load the annotations, plan the set, write it, print the counts per view."""
     args = parse_args(argv)
     if len(args.images) != len(args.annotations):
-        raise UsageError(f"give --images and --annotations in pairs ({len(args.images)} "
-                         f"--images, {len(args.annotations)} --annotations)")
+        raise UsageError(f"give --input and --annotations in pairs ({len(args.images)} "
+                         f"--input, {len(args.annotations)} --annotations)")
     if not 0 <= args.max_offset <= MAX_OFFSET_LIMIT:
         raise UsageError(f"--max-offset must be between 0 and {MAX_OFFSET_LIMIT} degrees "
                          f"(view centres are 45 degrees apart), not {args.max_offset:g}")

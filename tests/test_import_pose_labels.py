@@ -160,8 +160,8 @@ def photos_and_annotations(tmp_path, per_view=10):
 def test_builds_train_and_validation_view_folders(tmp_path):
     images, annotations = photos_and_annotations(tmp_path)
     out = tmp_path / "labelled"
-    result = run_script("--images", images, "--annotations", annotations, "--out", out,
-                        "--val-share", "0.2")
+    result = run_script("--input", images, "--annotations", annotations, "--out", out,
+                        "--validation-split", "0.2")
     assert result.returncode == 0, result.stderr
     for view in CAR_VIEWS:
         assert len(os.listdir(out / "train" / view)) == 8
@@ -175,11 +175,11 @@ def test_builds_train_and_validation_view_folders(tmp_path):
     assert all((out / row["file"]).is_file() for row in rows)
     assert rows[0]["file"].split("/")[2].startswith("cars_train_")
 
-    again = run_script("--images", images, "--annotations", annotations, "--out", out,
-                       "--val-share", "0.2")
+    again = run_script("--input", images, "--annotations", annotations, "--out", out,
+                       "--validation-split", "0.2")
     assert again.returncode == 0 and "80 were already there" in again.stdout
 
-    other = run_script("--images", images, "--annotations", annotations, "--out", out)
+    other = run_script("--input", images, "--annotations", annotations, "--out", out)
     assert other.returncode == 2 and "other options (val_share)" in other.stderr
 
 
@@ -192,9 +192,9 @@ def test_swap_rb_and_two_sets_with_the_same_file_names(tmp_path):
     images_2, annotations_2 = photos_and_annotations(second, per_view=1)
     images_2 = images_2.rename(second / "cars_test")
     out = tmp_path / "labelled"
-    result = run_script("--images", images, "--annotations", annotations, "--images", images_2,
+    result = run_script("--input", images, "--annotations", annotations, "--input", images_2,
                         "--annotations", annotations_2, "--out", out, "--swap-rb",
-                        "--val-share", "0")
+                        "--validation-split", "0")
     assert result.returncode == 0, result.stderr
     front = sorted(os.listdir(out / "train" / "front"))
     assert front == ["cars_test_00003.jpg", "cars_train_00003.jpg"]
@@ -208,7 +208,7 @@ def test_malicious_pickle_through_the_script(tmp_path):
     images.mkdir()
     evil = tmp_path / "evil.pkl"
     evil.write_bytes(pickle.dumps({"00001.jpg": RunsACommand()}))
-    result = run_script("--images", images, "--annotations", evil, "--out", tmp_path / "out")
+    result = run_script("--input", images, "--annotations", evil, "--out", tmp_path / "out")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "refused" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() and not (REPO / "pwned_marker").exists()
@@ -242,7 +242,7 @@ def test_split_is_stratified_seeded_and_keeps_one_on_each_side(tmp_path):
 def test_an_import_killed_midway_is_completed_by_running_it_again(tmp_path, monkeypatch):
     images, annotations = photos_and_annotations(tmp_path, per_view=2)
     out = tmp_path / "labelled"
-    arguments = ("--images", images, "--annotations", annotations, "--out", out, "--swap-rb")
+    arguments = ("--input", images, "--annotations", annotations, "--out", out, "--swap-rb")
     monkeypatch.setenv("CARGEN_KILL_AT", "labelled-set-file:5")
     killed = run_script(*arguments)
     assert killed.returncode == -9

@@ -44,7 +44,7 @@ def test_sorts_a_synthetic_folder_end_to_end(tmp_path):
              for row in csv.DictReader(open(data / "pictures_labels.csv", newline=""))}
     out = tmp_path / "sorted"
     result = subprocess.run([sys.executable, str(REPO / "classifier" / "classify_images.py"),
-                             "--input", str(data / "pictures"), "--copy", "--output", str(out)],
+                             "--input", str(data / "pictures"), "--copy", "--out", str(out)],
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("model: the shipped pretrained classifier")
