@@ -13,6 +13,7 @@ import json  # noqa: E402
 
 from cargen.cli import UsageError, run_main  # noqa: E402
 from cargen.images import FIT_MODES  # noqa: E402
+from cargen.safe_files import write_json  # noqa: E402
 
 EXAMPLES = """examples:
   python generator/evaluate.py --model generator/models/front_left_wgan-gp_64px \\
@@ -92,15 +93,6 @@ def real_image_paths(folder, view, n_real=0, seed=0):
     return paths
 
 
-def write_json(data, path):
-    """Write `data` as JSON atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 def summary(result):
     """The figures as a few readable lines."""
     return "\n".join([
@@ -138,7 +130,7 @@ def main(argv=None):
         model_path if model_path.is_dir() else model_path.parent) / "eval.json"
     if out.is_dir():
         out = out / "eval.json"
-    write_json(result, out)
+    write_json(out, result)
     print(summary(result))
     print(json.dumps(result, indent=2))
     print(f"wrote {out}")

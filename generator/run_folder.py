@@ -13,19 +13,20 @@ Layout (the contract `generator/generate.py` and `generator/evaluate.py` read):
         generator.keras          the generator after the last finished epoch
         generator_best.keras     the generator with the best FD-classifier so far (evaluation)
 
-Every file is written to a temporary name and renamed, so a run killed at any moment leaves
-only whole files; a resumed run drops metric rows newer than its last checkpoint.
+Every file is written through `cargen.safe_files`, so a run killed at any moment leaves only
+whole files; a resumed run drops metric rows newer than its last checkpoint (and a half-written
+last row).
 """
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from cargen.cli import UsageError
+from cargen.safe_files import repair_last_line, replace_atomically, write_text
 from generator.sampling import grid_scale, image_grid, restore_aspect, save_gif, to_rgb, to_uint8
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
@@ -58,14 +59,6 @@ def run_name(options, extra=()):
     return name
 
 
-def _replace(path, write):
-    """Call write(temporary_path) then rename it to `path` (atomic on one file system)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 class RunFolder:
     """Reads and writes one run folder (see the module docstring)."""
 
@@ -93,8 +86,7 @@ class RunFolder:
         """Create the folder and write options.json."""
         self.images.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
-        _replace(self.options_file,
-                 lambda p: p.write_text(json.dumps(options, indent=2, sort_keys=True) + "\n"))
+        write_text(self.options_file, json.dumps(options, indent=2, sort_keys=True) + "\n")
 
     def check_resumable(self, options):
         """Raise UsageError unless options.json matches `options` on every training option."""
@@ -111,6 +103,8 @@ class RunFolder:
     def start_metrics(self, last_step=0):
         """Make sure metrics.csv exists with its header; drop rows after `last_step` (from a
         run killed after its last checkpoint). Returns the last kept row (or None)."""
+        repair_last_line(self.metrics_file)
+        repair_last_line(self.eval_file)
         rows = self.read_csv(self.metrics_file)
         kept = [row for row in rows if int(row["step"]) <= last_step]
         if not self.metrics_file.exists() or len(kept) != len(rows):
@@ -135,7 +129,7 @@ class RunFolder:
                 writer = csv.DictWriter(handle, columns, extrasaction="ignore")
                 writer.writeheader()
                 writer.writerows(rows)
-        _replace(path, write)
+        replace_atomically(path, write)
 
     def append_metrics(self, rows):
         """Append rows (dicts with METRIC_COLUMNS) to metrics.csv."""
@@ -166,7 +160,7 @@ class RunFolder:
         grid = image_grid(images, columns, padding=2, background=255,
                           scale=grid_scale(images.shape[1], GRID_MIN_TILE))
         path = self.grid_path(epoch)
-        _replace(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
+        replace_atomically(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
         return path
 
     def write_gif(self, seconds_per_frame=0.25, path=None, max_frames=MAX_GIF_FRAMES,
@@ -220,12 +214,12 @@ class RunFolder:
         figure.suptitle(self.path.name, fontsize=9)
         figure.tight_layout()
         path = self.path / "loss_plot.png"
-        _replace(path, lambda p: figure.savefig(p, format="png"))
+        replace_atomically(path, lambda p: figure.savefig(p, format="png"))
         return path
 
     # models --------------------------------------------------------------------------------
     def save_model(self, model, name="generator.keras"):
         """Save a Keras model in the folder (atomically)."""
         path = self.path / name
-        _replace(path, lambda p: model.save(p))
+        replace_atomically(path, lambda p: model.save(p))
         return path

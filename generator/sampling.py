@@ -8,13 +8,13 @@ normal latents to (N, S, S, C) images in [-1, 1]; C is 3 (colour) or 1 (grayscal
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from cargen.cli import UsageError, quiet_tensorflow
+from cargen.safe_files import replace_atomically
 
 OPTIONS_FILE = "options.json"
 GENERATOR_FILE = "generator.keras"
@@ -237,23 +237,11 @@ def latent_walk(n_walks, latent_dim, steps, keyframes=4, seed=0):
     return np.stack(frames)
 
 
-def _atomic(path, write):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def save_png(image, path):
     """Write a uint8 (H, W, 1 or 3) image as PNG, atomically (never a half-written file)."""
     from PIL import Image
     array = image[..., 0] if image.shape[-1] == 1 else image
-    return _atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    return replace_atomically(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def save_gif(frames, path, fps=12, shared_palette=True):
@@ -278,5 +266,5 @@ def save_gif(frames, path, fps=12, shared_palette=True):
                   for frame in frames]
     import imageio.v3 as iio
     frames = np.stack([np.asarray(image.convert("RGB")) for image in images])
-    return _atomic(path, lambda tmp: iio.imwrite(tmp, frames, extension=".gif",
+    return replace_atomically(path, lambda tmp: iio.imwrite(tmp, frames, extension=".gif",
                                                  duration=round(1000 / fps), loop=0))
