@@ -11,8 +11,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import json  # noqa: E402
 
+from cargen.aspect import FIT_MODES  # noqa: E402
 from cargen.cli import UsageError, run_main  # noqa: E402
-from cargen.images import FIT_MODES  # noqa: E402
 from cargen.safe_files import write_json  # noqa: E402
 
 EXAMPLES = """examples:

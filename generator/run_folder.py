@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cargen.aspect import restore_aspect
 from cargen.cli import UsageError
 from cargen.safe_files import repair_last_line, replace_atomically, write_text
-from generator.sampling import grid_scale, image_grid, restore_aspect, save_gif, to_rgb, to_uint8
+from generator.sampling import grid_scale, image_grid, save_gif, to_rgb, to_uint8
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
@@ -155,7 +156,7 @@ class RunFolder:
 
     def save_grid(self, images, epoch, columns, aspect=None):
         """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`, each shown
-        at width / height `aspect` (see `sampling.restore_aspect`)."""
+        at width / height `aspect` (see `cargen.aspect.restore_aspect`)."""
         images = to_rgb(restore_aspect(to_uint8(images), aspect))
         grid = image_grid(images, columns, padding=2, background=255,
                           scale=grid_scale(images.shape[1], GRID_MIN_TILE))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cargen.aspect import restore_aspect
 from cargen.cli import UsageError, quiet_tensorflow
 from cargen.safe_files import replace_atomically
 
@@ -146,7 +147,7 @@ def generate_images(generator, latents, batch_size=256):
 
 def generate_pictures(generator, latents, batch_size=256):
     """Images as uint8 for `latents`, shown in the generator's pictures' shape (see
-    `restore_aspect`): what is written for people to look at."""
+    `cargen.aspect.restore_aspect`): what is written for people to look at."""
     generator = as_generator(generator)
     return restore_aspect(generate_images(generator, latents, batch_size), generator.aspect)
 
@@ -154,22 +155,6 @@ def generate_pictures(generator, latents, batch_size=256):
 def to_uint8(images):
     """Map generator output in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
     return np.clip((np.asarray(images, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-
-
-def restore_aspect(images, aspect):
-    """Square uint8 images (N, S, S, C) from a generator trained on pictures stretched to a
-    square, resized back to the pictures' width / height `aspect` (S pixels high when wider
-    than tall, S wide otherwise). `aspect` None or about 1 returns `images` unchanged."""
-    from PIL import Image
-    images = np.asarray(images)
-    if aspect is None or abs(aspect - 1.0) < 0.02 or not len(images):
-        return images
-    size = images.shape[1]
-    width, height = (round(size * aspect), size) if aspect > 1 else (size, round(size / aspect))
-    resized = [np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
-                          .resize((width, height), Image.Resampling.BICUBIC))
-               for image in images]
-    return np.stack(resized).reshape(len(images), height, width, images.shape[-1])
 
 
 def to_rgb(images):

@@ -38,8 +38,8 @@ from pathlib import Path
 # Evaluation's FD square roots are small matrices: threaded BLAS only fights TensorFlow for cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from cargen.aspect import FIT_MODES  # noqa: E402
 from cargen.cli import UsageError, run_main  # noqa: E402
-from cargen.images import FIT_MODES  # noqa: E402
 from cargen.views import VIEWS, check_view  # noqa: E402
 from generator.input import check_image_size, find_training_images  # noqa: E402
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cargen.aspect import display_aspect
 from cargen.cli import Progress, UsageError, quiet_tensorflow
 from generator.run_folder import EVAL_COLUMNS, RunFolder, run_name
 
@@ -20,7 +21,6 @@ import keras  # noqa: E402  (after quiet_tensorflow)
 
 from generator.input import TrainingImages, check_image_size  # noqa: E402
 from generator.networks import build_critic, build_generator  # noqa: E402
-from generator.quality import content_aspect  # noqa: E402
 from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
@@ -213,8 +213,7 @@ def _train(options, folder, say):
         raise UsageError(f"--batch {batch} must be a multiple of the {replicas} replicas")
     steps_per_epoch = options["steps_per_epoch"] or math.ceil(images.count / batch)
     wgan = build_wgan(options, strategy)
-    options["display_aspect"] = (round(content_aspect(images.paths), 4)
-                                 if options["fit"] == "stretch" else 1.0)
+    options["display_aspect"] = display_aspect(images.paths, options["fit"])
     folder.write_options(options)  # on resume too: --epochs or the speed options may differ
     devices = (f"{replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
                if strategy else "1 device")
