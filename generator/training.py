@@ -90,7 +90,6 @@ def _optimizers(options, policy):
 
 def build_wgan(options, strategy=None):
     """Networks, optimizers and the WGAN for `options` (under `strategy`'s scope)."""
-    check_image_size(options["image_size"])
     scope = strategy.scope() if strategy else tf.distribute.get_strategy().scope()
     with scope:
         generator = build_generator(options["latent_dim"], options["image_size"],
@@ -165,6 +164,7 @@ def train(options, sweep_keys=(), out=sys.stdout):
     """Train as `options` say; returns the RunFolder. Raises UsageError for bad input and
     TrainingDiverged when a loss stops being finite."""
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
+    check_image_size(options["image_size"])  # before anything slow (a sweep may vary it)
     if options["loss"] not in LOSSES:
         raise UsageError(f"loss must be one of {', '.join(LOSSES)}, not {options['loss']!r}")
     if options.get("lr") is None:
@@ -177,7 +177,6 @@ def train(options, sweep_keys=(), out=sys.stdout):
     elif folder.exists():
         raise UsageError(f"{folder.path}: a run already exists here; add --resume to continue "
                          f"it, or delete the folder to start again")
-    check_image_size(options["image_size"])
 
     keras.backend.clear_session()  # frees the graphs of an earlier run (a sweep)
     keras.utils.set_random_seed(options["seed"])
