@@ -113,6 +113,7 @@ def main(argv=None):
     args = parse_args(argv)
     from classifier.inference import load_classifier
     from generator.quality import evaluate_generator
+    from generator.run_folder import RunFolder
     from generator.sampling import load_generator
     generator = load_generator(args.model, prefer_best=not args.last)
     view = args.view or generator.options.get("view")
@@ -127,9 +128,9 @@ def main(argv=None):
               "real": str(args.real), **result}
     model_path = Path(args.model)
     out = Path(args.out) if args.out else (
-        model_path if model_path.is_dir() else model_path.parent) / "eval.json"
+        model_path if model_path.is_dir() else model_path.parent)
     if out.is_dir():
-        out = out / "eval.json"
+        out = RunFolder(out).eval_report
     write_json(out, result)
     print(summary(result))
     print(json.dumps(result, indent=2))

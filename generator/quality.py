@@ -19,7 +19,8 @@ from PIL import Image
 
 from cargen.aspect import content_aspect, fit_square, picture_shape
 from cargen.cli import UsageError, quiet_tensorflow
-from generator.sampling import as_generator, sample_latents, to_rgb, to_uint8
+from generator.pictures import to_rgb, to_uint8
+from generator.sampling import as_generator, sample_latents
 
 CONFIDENCE_THRESHOLD = 0.70
 KID_SUBSETS = 50

@@ -197,8 +197,9 @@ def main(argv=None):
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"done: {folder.path} (generator.keras, images/, metrics.csv, loss_plot.png, "
-          f"progress.gif)")
+    made = (folder.generator_file, folder.images, folder.metrics_file, folder.loss_plot,
+            folder.progress_gif)
+    print(f"done: {folder.path} ({', '.join(path.name + ('/' if path.is_dir() else '') for path in made)})")
     return 0
 
 

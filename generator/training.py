@@ -14,7 +14,7 @@ import numpy as np
 
 from cargen.aspect import display_aspect
 from cargen.cli import Progress, UsageError, quiet_tensorflow
-from generator.run_folder import EVAL_COLUMNS, RunFolder, run_name
+from generator.run_folder import BEST_GENERATOR_FILE, EVAL_COLUMNS, RunFolder, run_name
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402  (after quiet_tensorflow)
@@ -148,7 +148,7 @@ class Evaluator:
         fd = float(figures["fd_classifier"])
         if self.best is None or fd < self.best:
             self.best = fd
-            path = self.folder.save_model(generator, "generator_best.keras")
+            path = self.folder.save_model(generator, BEST_GENERATOR_FILE)
             say(f"  best FD-classifier so far -> {path}")
         return figures
 
@@ -172,7 +172,7 @@ def train(options, sweep_keys=(), out=sys.stdout):
     folder = resolve_run_folder(options, sweep_keys)
     if options["resume"]:
         if not folder.exists():
-            raise UsageError(f"{folder.path}: no run to resume here (no options.json)")
+            raise UsageError(f"{folder.path}: no run to resume here (no {folder.options_file.name})")
         folder.check_resumable(options)
     elif folder.exists():
         raise UsageError(f"{folder.path}: a run already exists here; add --resume to continue "
