@@ -187,7 +187,8 @@ def main(argv=None):
         grid = parse_sweep(args.sweep, SWEEPABLE)
         if options.get("out"):
             raise UsageError("--out names one run folder; a sweep makes one per configuration")
-    from generator.training import TrainingDiverged, split_cpu, train  # imports TensorFlow
+    from generator.callbacks import TrainingDiverged  # imports TensorFlow
+    from generator.training import split_cpu, train
     if args.cpu_replicas:
         split_cpu(args.cpu_replicas)
     if args.sweep:
