@@ -1,5 +1,8 @@
 """Training a WGAN on one view folder into a run folder: set-up, resume, the epoch loop.
 
+The loop runs the compiled `WGAN.train_step` and hands every step's and epoch's logs to the
+`generator.callbacks` (a `keras.callbacks.CallbackList`), which do all per-epoch work.
+
 `train(options)` does everything `generator/train_wgan.py` promises; `options` is a dict with
 the script's option names (see `train_wgan.py --help`). An epoch is ceil(images / batch)
 generator iterations (the seed's definition), unless `steps_per_epoch` is given.
