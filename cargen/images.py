@@ -2,7 +2,8 @@
 
 Every script reads pictures through `list_images` and `load_rgb` (or `load_square`, which also
 resizes), so a corrupt or odd file is handled the same way everywhere: it raises
-`ImageDecodeError` naming the file, which callers count and skip.
+`ImageDecodeError` naming the file, which callers count and skip. Making a picture square
+is `cargen.aspect`'s job.
 """
 
 import os
@@ -12,9 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from cargen.aspect import FIT_MODES, fit_square  # noqa: F401  (FIT_MODES: re-exported)
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 JUNK_NAMES = frozenset({"thumbs.db", ".ds_store", "desktop.ini"})
-FIT_MODES = ("pad", "crop", "stretch")
 
 # Refuse pictures above this many pixels (a 16k x 16k decompression bomb is 256 Mpx).
 MAX_PIXELS = 100_000_000
@@ -119,35 +121,8 @@ def load_rgb(path):
     return np.asarray(_decoded(path))
 
 
-def fit_square(image, size, fit="pad"):
-    """Make a PIL RGB image `size` x `size`.
-
-    fit: "pad" keeps the whole picture and fills the borders with the mean colour of its edge
-    pixels; "crop" takes the central square; "stretch" ignores the aspect ratio.
-    """
-    if fit not in FIT_MODES:
-        raise ValueError(f"fit must be one of {', '.join(FIT_MODES)}, not {fit!r}")
-    width, height = image.size
-    if fit == "stretch" or width == height:
-        return image.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
-    if fit == "crop":
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        return image.resize((size, size), Image.BILINEAR,
-                            box=(left, top, left + side, top + side), reducing_gap=2.0)
-    scale = size / max(width, height)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    pixels = np.asarray(image)
-    edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    fill = tuple(int(c) for c in edges.mean(axis=0).round())
-    canvas = Image.new("RGB", (size, size), fill)
-    resized = image.resize((new_w, new_h), Image.BILINEAR, reducing_gap=2.0)
-    canvas.paste(resized, ((size - new_w) // 2, (size - new_h) // 2))
-    return canvas
-
-
 def load_square(path, size, fit="pad"):
-    """Decode `path` and return a (size, size, 3) RGB uint8 array (see `fit_square`).
+    """Decode `path` and return a (size, size, 3) RGB uint8 array (see `cargen.aspect.fit_square`).
 
     JPEGs are decoded at a reduced scale when the target is much smaller (fast and exact
     enough for training). Raises `ImageDecodeError` like `load_rgb`.

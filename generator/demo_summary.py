@@ -11,6 +11,8 @@ from pathlib import Path
 
 from cargen.cli import UsageError, run_main
 from classifier.sort_manifest import Manifest, folder_counts
+from generator.generate import GRID_FILE, WALK_FILE
+from generator.run_folder import RunFolder
 
 
 def read_json(path):
@@ -48,7 +50,8 @@ def main(argv=None):
     """Print the demo summary."""
     args = parse_args(argv)
     report = read_json(Path(args.classifier) / "report.json")
-    evaluation = read_json(Path(args.generator) / "eval.json")
+    generator = RunFolder(args.generator)
+    evaluation = read_json(generator.eval_report)
     counts = sort_counts(Path(args.sorted) / "predictions.csv")
     sorted_total = sum(n for name, n in counts.items() if name != "errors")
     views = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
@@ -66,9 +69,9 @@ def main(argv=None):
         "",
         "Look at:",
         f"  {Path(args.sorted) / 'sort_report.png'}    the sort at a glance",
-        f"  {Path(args.generator) / 'progress.gif'}    the generator learning, epoch by epoch",
-        f"  {Path(args.samples) / 'grid.png'}    new cars from the trained generator",
-        f"  {Path(args.samples) / 'interpolation.gif'}    a walk through latent space",
+        f"  {generator.progress_gif}    the generator learning, epoch by epoch",
+        f"  {Path(args.samples) / GRID_FILE}    new cars from the trained generator",
+        f"  {Path(args.samples) / WALK_FILE}    a walk through latent space",
         f"  {Path(args.classifier) / 'confusion.png'}    the classifier's confusion matrix",
     ]
     print("\n".join(lines))

@@ -11,8 +11,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import json  # noqa: E402
 
+from cargen.aspect import FIT_MODES  # noqa: E402
 from cargen.cli import UsageError, run_main  # noqa: E402
-from cargen.images import FIT_MODES  # noqa: E402
+from cargen.safe_files import write_json  # noqa: E402
 
 EXAMPLES = """examples:
   python generator/evaluate.py --model generator/models/front_left_wgan-gp_64px \\
@@ -92,15 +93,6 @@ def real_image_paths(folder, view, n_real=0, seed=0):
     return paths
 
 
-def write_json(data, path):
-    """Write `data` as JSON atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 def summary(result):
     """The figures as a few readable lines."""
     return "\n".join([
@@ -121,6 +113,7 @@ def main(argv=None):
     args = parse_args(argv)
     from classifier.inference import load_classifier
     from generator.quality import evaluate_generator
+    from generator.run_folder import RunFolder
     from generator.sampling import load_generator
     generator = load_generator(args.model, prefer_best=not args.last)
     view = args.view or generator.options.get("view")
@@ -135,10 +128,10 @@ def main(argv=None):
               "real": str(args.real), **result}
     model_path = Path(args.model)
     out = Path(args.out) if args.out else (
-        model_path if model_path.is_dir() else model_path.parent) / "eval.json"
+        model_path if model_path.is_dir() else model_path.parent)
     if out.is_dir():
-        out = out / "eval.json"
-    write_json(result, out)
+        out = RunFolder(out).eval_report
+    write_json(out, result)
     print(summary(result))
     print(json.dumps(result, indent=2))
     print(f"wrote {out}")

@@ -8,6 +8,8 @@ import numpy as np
 
 from cargen.cli import UsageError, run_main
 
+GRID_FILE = "grid.png"
+WALK_FILE = "interpolation.gif"
 MAX_GRID_IMAGES = 100
 MAX_WALKS = 16
 
@@ -65,7 +67,7 @@ def parse_args(argv):
 def main(argv=None):
     """Generate images, a grid and a GIF as the options say; print where they went."""
     args = parse_args(argv)
-    from generator import sampling
+    from generator import pictures, sampling
     start = time.perf_counter()
     generator = sampling.load_generator(args.model, prefer_best=not args.last)
     out = Path(args.out)
@@ -79,24 +81,24 @@ def main(argv=None):
         images = sampling.generate_pictures(
             generator, latents[start_index:start_index + args.batch_size], args.batch_size)
         for index, image in enumerate(images, start_index):
-            sampling.save_png(image, out / f"image_{index:0{digits}d}.png")
+            pictures.save_png(image, out / f"image_{index:0{digits}d}.png")
         first.extend(images[:max(0, MAX_GRID_IMAGES - len(first))])
     print(f"{generator.path}: latent {generator.latent_dim}, {generator.image_size}x"
           f"{generator.image_size}x{generator.channels}")
     print(f"wrote {args.n} images to {out}/image_*.png (seed {args.seed})")
-    scale = sampling.grid_scale(generator.image_size)
+    scale = pictures.grid_scale(generator.image_size)
     if args.grid:
-        grid = sampling.image_grid(np.stack(first), scale=scale)
-        print(f"wrote {sampling.save_png(grid, out / 'grid.png')}")
+        grid = pictures.image_grid(np.stack(first), scale=scale)
+        print(f"wrote {pictures.save_png(grid, out / GRID_FILE)}")
     if args.interpolate:
         walks = min(args.n, MAX_WALKS)
         path = sampling.latent_walk(walks, generator.latent_dim, args.interpolate,
                                     args.keyframes, args.seed)
         flat = sampling.generate_pictures(generator, path.reshape(-1, generator.latent_dim),
                                           args.batch_size)
-        frames = [sampling.image_grid(frame, scale=scale)
+        frames = [pictures.image_grid(frame, scale=scale)
                   for frame in flat.reshape(len(path), walks, *flat.shape[1:])]
-        gif = sampling.save_gif(frames, out / "interpolation.gif", args.fps)
+        gif = pictures.save_gif(frames, out / WALK_FILE, args.fps)
         print(f"wrote {gif} ({len(frames)} frames, {walks} walks)")
     print(f"done in {time.perf_counter() - start:.1f} s")
 

@@ -18,7 +18,9 @@ NORMALIZATIONS = ("batch", "layer", "none")
 
 def _filters(image_size, width, max_filters):
     """Filters per resolution from 4x4 up to image_size/2: `width` at the largest, doubling
-    toward 4x4, capped at `max_filters`."""
+    toward 4x4, capped at `max_filters`. UsageError unless `image_size` is one the networks
+    can double up to (see `generator.input.check_image_size`)."""
+    check_image_size(image_size)
     sizes = []
     size = image_size // 2
     while size >= 4:
@@ -41,7 +43,6 @@ def build_generator(latent_dim=100, image_size=64, channels=3, width=64, max_fil
     `width` is the filter count of the last hidden block (at S/2); each halving of the
     resolution doubles it, up to `max_filters`.
     """
-    check_image_size(image_size)
     filters = _filters(image_size, width, max_filters)
     latents = keras.Input((latent_dim,), name="latents")
     x = layers.Dense(4 * 4 * filters[4], use_bias=False, kernel_initializer=_init())(latents)
@@ -68,7 +69,6 @@ def build_critic(image_size=64, channels=3, width=64, normalization="batch", max
     cross-sample mixing breaks the per-sample gradient penalty) or "none". Convolutions have
     no bias (the normalisation's offset takes its place, as in DCGAN's reference code).
     """
-    check_image_size(image_size)
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}")
     filters = _filters(image_size, width, max_filters)

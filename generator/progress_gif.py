@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from cargen.cli import UsageError, run_main
-from generator.run_folder import RunFolder
+from generator.run_folder import GRID_FILES, IMAGES_DIR, RunFolder
 
 
 def parse_args(argv=None):
@@ -32,8 +32,8 @@ def parse_args(argv=None):
 def small_progress_gif(run, out, frames=24, width=330, max_mb=2.0, seconds_per_frame=0.3):
     """Write `out` from `run`'s grids within `max_mb`; returns (frames used, bytes)."""
     folder = RunFolder(run)
-    if not any(folder.images.glob("generated_plot_*.png")):
-        raise UsageError(f"{run}: no images/generated_plot_*.png (not a trained run folder)")
+    if not folder.grids():
+        raise UsageError(f"{run}: no {IMAGES_DIR}/{GRID_FILES} (not a trained run folder)")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     while True:
         folder.write_gif(seconds_per_frame, out, max_frames=frames, max_side=width)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from cargen.aspect import content_aspect, fit_square, picture_shape
 from cargen.cli import UsageError, quiet_tensorflow
-from cargen.images import fit_square
-from generator.sampling import as_generator, restore_aspect, sample_latents, to_rgb, to_uint8
+from generator.pictures import to_rgb, to_uint8
+from generator.sampling import as_generator, sample_latents
 
 CONFIDENCE_THRESHOLD = 0.70
 KID_SUBSETS = 50
@@ -48,7 +49,7 @@ class ImageStatistics:
 def fit_for_classifier(images, image_size, fit="stretch"):
     """uint8 (N, H, W, C) images as RGB, squared to the classifier's `image_size` with `fit`.
 
-    They go through the same `cargen.images.fit_square` as the real photos (for square images
+    They go through the same `cargen.aspect.fit_square` as the real photos (for square images
     every fit mode is the same bilinear resize).
     """
     images = to_rgb(images)
@@ -56,47 +57,6 @@ def fit_for_classifier(images, image_size, fit="stretch"):
         return images
     return np.stack([np.asarray(fit_square(Image.fromarray(image), image_size, fit))
                      for image in images])
-
-
-def content_aspect(paths, max_files=500):
-    """Median width / height of the pictures in `paths` (first `max_files` readable ones)."""
-    ratios = []
-    for path in list(paths)[:max_files]:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except Exception:  # unreadable files are counted where they are decoded
-            continue
-        if width and height:
-            ratios.append(width / height)
-    return float(np.median(ratios)) if ratios else 1.0
-
-
-def unpad(images, aspect):
-    """Cut the padding bands off square images (N, S, S, C) made with fit "pad" from pictures
-    of width / height `aspect`: the classifier then sees the picture's own shape, as in its
-    training, instead of a letterboxed one."""
-    size = images.shape[1]
-    if aspect is None or abs(aspect - 1.0) < 0.02:
-        return images
-    if aspect > 1:
-        height = max(1, round(size / aspect))
-        top = (size - height) // 2
-        return images[:, top:top + height]
-    width = max(1, round(size * aspect))
-    left = (size - width) // 2
-    return images[:, :, left:left + width]
-
-
-def picture_shape(images, fit, aspect):
-    """Square images (N, S, S, C) made from pictures of width / height `aspect` with `fit`,
-    back in the pictures' shape: padding bands cut off ("pad"), stretching undone
-    ("stretch"); crops and `aspect` None are returned as they are."""
-    if fit == "pad":
-        return unpad(images, aspect)
-    if fit == "stretch":
-        return restore_aspect(images, aspect)
-    return images
 
 
 def _view_index(classifier, view):
@@ -159,7 +119,7 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
 def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128, aspect=None,
                          fit="pad"):
     """Features and target-view confidences of `n` images generated from seeded latents;
-    `aspect` and `fit`: the real statistics' (see `picture_shape`), for a generator trained on
+    `aspect` and `fit`: the real statistics' (see `cargen.aspect.picture_shape`), for a generator trained on
     pictures made square with `fit` and shown to a classifier that squares them otherwise."""
     generator = as_generator(generator)
     index = _view_index(classifier, view)

@@ -1,6 +1,7 @@
 """A generator run folder: options, metrics, sample grids, loss plot, GIF, checkpoints, models.
 
-Layout (the contract `generator/generate.py` and `generator/evaluate.py` read):
+The one owner of the folder's file names: training writes, and `generator/generate.py`,
+`evaluate.py`, `progress_gif.py` and the demo summary read, through `RunFolder`. Layout:
 
     generator/models/<view>_<key params>/
         options.json             every option of the run
@@ -12,21 +13,36 @@ Layout (the contract `generator/generate.py` and `generator/evaluate.py` read):
         checkpoints/             the last few tf.train checkpoints (weights, optimizers, step)
         generator.keras          the generator after the last finished epoch
         generator_best.keras     the generator with the best FD-classifier so far (evaluation)
+        eval.json                the figures of `generator/evaluate.py`, when it ran
 
-Every file is written to a temporary name and renamed, so a run killed at any moment leaves
-only whole files; a resumed run drops metric rows newer than its last checkpoint.
+Every file is written through `cargen.safe_files`, so a run killed at any moment leaves only
+whole files; a resumed run drops metric rows newer than its last checkpoint (and a half-written
+last row).
 """
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from cargen.aspect import restore_aspect
 from cargen.cli import UsageError
-from generator.sampling import grid_scale, image_grid, restore_aspect, save_gif, to_rgb, to_uint8
+from cargen.safe_files import repair_last_line, replace_atomically, write_text
+from generator.pictures import grid_scale, image_grid, save_gif, to_rgb, to_uint8
+
+OPTIONS_FILE = "options.json"
+METRICS_FILE = "metrics.csv"
+EVAL_FILE = "eval.csv"
+EVAL_REPORT_FILE = "eval.json"
+LOSS_PLOT_FILE = "loss_plot.png"
+PROGRESS_GIF_FILE = "progress.gif"
+IMAGES_DIR = "images"
+GRID_FILES = "generated_plot_*.png"  # one per epoch: generated_plot_EEEE.png
+CHECKPOINTS_DIR = "checkpoints"
+GENERATOR_FILE = "generator.keras"
+BEST_GENERATOR_FILE = "generator_best.keras"
 
 METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wasserstein",
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
@@ -58,43 +74,45 @@ def run_name(options, extra=()):
     return name
 
 
-def _replace(path, write):
-    """Call write(temporary_path) then rename it to `path` (atomic on one file system)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 class RunFolder:
     """Reads and writes one run folder (see the module docstring)."""
 
     def __init__(self, path):
         self.path = Path(path)
-        self.images = self.path / "images"
-        self.checkpoints = self.path / "checkpoints"
-        self.options_file = self.path / "options.json"
-        self.metrics_file = self.path / "metrics.csv"
-        self.eval_file = self.path / "eval.csv"
+        self.images = self.path / IMAGES_DIR
+        self.checkpoints = self.path / CHECKPOINTS_DIR
+        self.options_file = self.path / OPTIONS_FILE
+        self.metrics_file = self.path / METRICS_FILE
+        self.eval_file = self.path / EVAL_FILE
+        self.eval_report = self.path / EVAL_REPORT_FILE
+        self.loss_plot = self.path / LOSS_PLOT_FILE
+        self.progress_gif = self.path / PROGRESS_GIF_FILE
+        self.generator_file = self.path / GENERATOR_FILE
+        self.best_generator_file = self.path / BEST_GENERATOR_FILE
 
     # options -------------------------------------------------------------------------------
     def exists(self):
         """True if a run was started here (options.json written)."""
         return self.options_file.exists()
 
-    def read_options(self):
-        """The options.json of the run."""
+    def read_options(self, missing_ok=False):
+        """The options.json of the run ({} when it is missing and `missing_ok`); UsageError
+        when it cannot be read or is not a JSON object."""
+        if missing_ok and not self.options_file.is_file():
+            return {}
         try:
-            return json.loads(self.options_file.read_text())
+            options = json.loads(self.options_file.read_text())
         except (OSError, ValueError) as error:
             raise UsageError(f"{self.options_file}: cannot read ({error})") from None
+        if not isinstance(options, dict):
+            raise UsageError(f"{self.options_file}: not a JSON object")
+        return options
 
     def write_options(self, options):
         """Create the folder and write options.json."""
         self.images.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
-        _replace(self.options_file,
-                 lambda p: p.write_text(json.dumps(options, indent=2, sort_keys=True) + "\n"))
+        write_text(self.options_file, json.dumps(options, indent=2, sort_keys=True) + "\n")
 
     def check_resumable(self, options):
         """Raise UsageError unless options.json matches `options` on every training option."""
@@ -111,6 +129,8 @@ class RunFolder:
     def start_metrics(self, last_step=0):
         """Make sure metrics.csv exists with its header; drop rows after `last_step` (from a
         run killed after its last checkpoint). Returns the last kept row (or None)."""
+        repair_last_line(self.metrics_file)
+        repair_last_line(self.eval_file)
         rows = self.read_csv(self.metrics_file)
         kept = [row for row in rows if int(row["step"]) <= last_step]
         if not self.metrics_file.exists() or len(kept) != len(rows):
@@ -135,7 +155,7 @@ class RunFolder:
                 writer = csv.DictWriter(handle, columns, extrasaction="ignore")
                 writer.writeheader()
                 writer.writerows(rows)
-        _replace(path, write)
+        replace_atomically(path, write)
 
     def append_metrics(self, rows):
         """Append rows (dicts with METRIC_COLUMNS) to metrics.csv."""
@@ -157,23 +177,27 @@ class RunFolder:
     # pictures ------------------------------------------------------------------------------
     def grid_path(self, epoch):
         """images/generated_plot_EEEE.png for `epoch`."""
-        return self.images / f"generated_plot_{epoch:04d}.png"
+        return self.images / GRID_FILES.replace("*", f"{epoch:04d}")
+
+    def grids(self):
+        """The saved grids, oldest epoch first."""
+        return sorted(self.images.glob(GRID_FILES))
 
     def save_grid(self, images, epoch, columns, aspect=None):
         """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`, each shown
-        at width / height `aspect` (see `sampling.restore_aspect`)."""
+        at width / height `aspect` (see `cargen.aspect.restore_aspect`)."""
         images = to_rgb(restore_aspect(to_uint8(images), aspect))
         grid = image_grid(images, columns, padding=2, background=255,
                           scale=grid_scale(images.shape[1], GRID_MIN_TILE))
         path = self.grid_path(epoch)
-        _replace(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
+        replace_atomically(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
         return path
 
     def write_gif(self, seconds_per_frame=0.25, path=None, max_frames=MAX_GIF_FRAMES,
                   max_side=None):
         """Animate the saved grids into `path` (default progress.gif): at most `max_frames`,
         evenly spaced, the last included, each shrunk to at most `max_side` pixels wide."""
-        grids = sorted(self.images.glob("generated_plot_*.png"))
+        grids = self.grids()
         if not grids:
             return None
         if len(grids) > max_frames:
@@ -187,7 +211,7 @@ class RunFolder:
                 image = image.resize((max_side, round(image.height * max_side / image.width)),
                                      Image.LANCZOS)
             frames.append(np.asarray(image))
-        return save_gif(np.stack(frames), Path(path) if path else self.path / "progress.gif",
+        return save_gif(np.stack(frames), Path(path) if path else self.progress_gif,
                         fps=1 / seconds_per_frame, shared_palette=False)
 
     def plot_losses(self):
@@ -219,13 +243,22 @@ class RunFolder:
         bottom.set_ylabel("estimate")
         figure.suptitle(self.path.name, fontsize=9)
         figure.tight_layout()
-        path = self.path / "loss_plot.png"
-        _replace(path, lambda p: figure.savefig(p, format="png"))
-        return path
+        replace_atomically(self.loss_plot, lambda p: figure.savefig(p, format="png"))
+        return self.loss_plot
 
     # models --------------------------------------------------------------------------------
-    def save_model(self, model, name="generator.keras"):
+    def save_model(self, model, name=GENERATOR_FILE):
         """Save a Keras model in the folder (atomically)."""
         path = self.path / name
-        _replace(path, lambda p: model.save(p))
+        replace_atomically(path, lambda p: model.save(p))
         return path
+
+    def model_file(self, prefer_best=True):
+        """The generator to load: generator_best.keras when it exists and `prefer_best` is
+        set, else generator.keras; UsageError when neither is there."""
+        names = [BEST_GENERATOR_FILE, GENERATOR_FILE] if prefer_best else [GENERATOR_FILE]
+        for name in names:
+            if (self.path / name).is_file():
+                return self.path / name
+        raise UsageError(f"{self.path}: no {GENERATOR_FILE} in this folder (not a generator run "
+                         "folder, or training has not saved a model yet)")

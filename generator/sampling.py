@@ -6,19 +6,15 @@ A generator comes from a run folder (`options.json` + `generator_best.keras` or
 normal latents to (N, S, S, C) images in [-1, 1]; C is 3 (colour) or 1 (grayscale).
 """
 
-import json
-import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from cargen.aspect import restore_aspect
 from cargen.cli import UsageError, quiet_tensorflow
-
-OPTIONS_FILE = "options.json"
-GENERATOR_FILE = "generator.keras"
-BEST_GENERATOR_FILE = "generator_best.keras"
+from generator.pictures import to_uint8
+from generator.run_folder import OPTIONS_FILE, RunFolder
 
 
 @dataclass
@@ -74,29 +70,11 @@ def as_generator(generator):
     return generator if isinstance(generator, LoadedGenerator) else wrap_model(generator)
 
 
-def _read_options(folder):
-    path = Path(folder) / OPTIONS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        options = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{path}: unreadable ({error})") from None
-    if not isinstance(options, dict):
-        raise UsageError(f"{path}: not a JSON object")
-    return options
-
-
 def resolve_model_file(path, prefer_best=True):
     """The model file for `path`: a run folder's best (else last) generator, or the file."""
     path = Path(path)
     if path.is_dir():
-        names = [BEST_GENERATOR_FILE, GENERATOR_FILE] if prefer_best else [GENERATOR_FILE]
-        for name in names:
-            if (path / name).is_file():
-                return path / name
-        raise UsageError(f"{path}: no {GENERATOR_FILE} in this folder (not a generator run "
-                         "folder, or training has not saved a model yet)")
+        return RunFolder(path).model_file(prefer_best)
     if not path.exists():
         raise FileNotFoundError(f"{path}: not found")
     if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
@@ -111,7 +89,7 @@ def load_generator(path, prefer_best=True):
     `prefer_best` is set, else `generator.keras`.
     """
     model_file = resolve_model_file(path, prefer_best)
-    options = _read_options(model_file.parent)
+    options = RunFolder(model_file.parent).read_options(missing_ok=True)
     quiet_tensorflow()
     if model_file.suffix.lower() == ".keras":
         import keras
@@ -146,60 +124,9 @@ def generate_images(generator, latents, batch_size=256):
 
 def generate_pictures(generator, latents, batch_size=256):
     """Images as uint8 for `latents`, shown in the generator's pictures' shape (see
-    `restore_aspect`): what is written for people to look at."""
+    `cargen.aspect.restore_aspect`): what is written for people to look at."""
     generator = as_generator(generator)
     return restore_aspect(generate_images(generator, latents, batch_size), generator.aspect)
-
-
-def to_uint8(images):
-    """Map generator output in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
-    return np.clip((np.asarray(images, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-
-
-def restore_aspect(images, aspect):
-    """Square uint8 images (N, S, S, C) from a generator trained on pictures stretched to a
-    square, resized back to the pictures' width / height `aspect` (S pixels high when wider
-    than tall, S wide otherwise). `aspect` None or about 1 returns `images` unchanged."""
-    from PIL import Image
-    images = np.asarray(images)
-    if aspect is None or abs(aspect - 1.0) < 0.02 or not len(images):
-        return images
-    size = images.shape[1]
-    width, height = (round(size * aspect), size) if aspect > 1 else (size, round(size / aspect))
-    resized = [np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
-                          .resize((width, height), Image.Resampling.BICUBIC))
-               for image in images]
-    return np.stack(resized).reshape(len(images), height, width, images.shape[-1])
-
-
-def to_rgb(images):
-    """uint8 (N, S, S, 1 or 3) images as RGB (a grayscale channel is repeated)."""
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
-
-
-def grid_scale(image_size, min_cell=96):
-    """Integer upscale factor so that each grid cell is at least `min_cell` pixels wide."""
-    return max(1, math.ceil(min_cell / image_size))
-
-
-def image_grid(images, columns=None, padding=2, scale=1, background=48):
-    """Tile uint8 (N, H, W, C) images into one uint8 image, `columns` wide (default: square).
-
-    Each image is enlarged `scale` times by pixel repetition, so no detail is invented.
-    """
-    images = np.asarray(images)
-    if scale > 1:
-        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-    n, height, width, channels = images.shape
-    columns = columns or max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / columns))
-    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding,
-                    channels), background, np.uint8)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        top, left = padding + row * (height + padding), padding + column * (width + padding)
-        grid[top:top + height, left:left + width] = image
-    return grid
 
 
 def slerp(a, b, t):
@@ -235,48 +162,3 @@ def latent_walk(n_walks, latent_dim, steps, keyframes=4, seed=0):
         for step in range(steps):
             frames.append(slerp(start, end, step / steps))
     return np.stack(frames)
-
-
-def _atomic(path, write):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def save_png(image, path):
-    """Write a uint8 (H, W, 1 or 3) image as PNG, atomically (never a half-written file)."""
-    from PIL import Image
-    array = image[..., 0] if image.shape[-1] == 1 else image
-    return _atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
-
-
-def save_gif(frames, path, fps=12, shared_palette=True):
-    """Write uint8 frames (F, H, W, C) as a looping GIF, atomically.
-
-    With `shared_palette` all frames share one 256-colour palette taken from a sample of them,
-    without dithering, so colours do not flicker from frame to frame (a walk through latent
-    space); otherwise each frame gets its own (frames that change a lot, such as training
-    progress). Frames arrive at imageio's writer with at most 256 colours already, which makes
-    it ~7x faster than letting it build median-cut palettes.
-    """
-    from PIL import Image
-    frames = to_rgb(np.asarray(frames))
-    if shared_palette:
-        sample = frames[::max(1, len(frames) // 8)]
-        palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(
-            256, method=Image.Quantize.FASTOCTREE)
-        images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
-                  for frame in frames]
-    else:
-        images = [Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE)
-                  for frame in frames]
-    import imageio.v3 as iio
-    frames = np.stack([np.asarray(image.convert("RGB")) for image in images])
-    return _atomic(path, lambda tmp: iio.imwrite(tmp, frames, extension=".gif",
-                                                 duration=round(1000 / fps), loop=0))

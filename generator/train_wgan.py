@@ -38,8 +38,8 @@ from pathlib import Path
 # Evaluation's FD square roots are small matrices: threaded BLAS only fights TensorFlow for cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from cargen.aspect import FIT_MODES  # noqa: E402
 from cargen.cli import UsageError, run_main  # noqa: E402
-from cargen.images import FIT_MODES  # noqa: E402
 from cargen.views import VIEWS, check_view  # noqa: E402
 from generator.input import check_image_size, find_training_images  # noqa: E402
 
@@ -187,7 +187,8 @@ def main(argv=None):
         grid = parse_sweep(args.sweep, SWEEPABLE)
         if options.get("out"):
             raise UsageError("--out names one run folder; a sweep makes one per configuration")
-    from generator.training import TrainingDiverged, split_cpu, train  # imports TensorFlow
+    from generator.callbacks import TrainingDiverged  # imports TensorFlow
+    from generator.training import split_cpu, train
     if args.cpu_replicas:
         split_cpu(args.cpu_replicas)
     if args.sweep:
@@ -197,8 +198,9 @@ def main(argv=None):
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"done: {folder.path} (generator.keras, images/, metrics.csv, loss_plot.png, "
-          f"progress.gif)")
+    made = (folder.generator_file, folder.images, folder.metrics_file, folder.loss_plot,
+            folder.progress_gif)
+    print(f"done: {folder.path} ({', '.join(path.name + ('/' if path.is_dir() else '') for path in made)})")
     return 0
 
 

@@ -1,5 +1,8 @@
 """Training a WGAN on one view folder into a run folder: set-up, resume, the epoch loop.
 
+The loop runs the compiled `WGAN.train_step` and hands every step's and epoch's logs to the
+`generator.callbacks` (a `keras.callbacks.CallbackList`), which do all per-epoch work.
+
 `train(options)` does everything `generator/train_wgan.py` promises; `options` is a dict with
 the script's option names (see `train_wgan.py --help`). An epoch is ceil(images / batch)
 generator iterations (the seed's definition), unless `steps_per_epoch` is given.
@@ -12,25 +15,29 @@ from pathlib import Path
 
 import numpy as np
 
-from cargen.cli import Progress, UsageError, quiet_tensorflow
-from generator.run_folder import EVAL_COLUMNS, RunFolder, run_name
+from cargen.aspect import display_aspect
+from cargen.cli import UsageError, quiet_tensorflow
+from generator.run_folder import RunFolder, run_name
 
 tf = quiet_tensorflow()
 import keras  # noqa: E402  (after quiet_tensorflow)
 
+from generator.callbacks import (  # noqa: E402
+    EpochReport,
+    Evaluation,
+    MetricsLog,
+    ProgressPictures,
+    SampleGrid,
+    SaveCheckpoint,
+    SaveGenerator,
+    StopWhenNotFinite,
+)
 from generator.input import TrainingImages, check_image_size  # noqa: E402
 from generator.networks import build_critic, build_generator  # noqa: E402
-from generator.quality import content_aspect  # noqa: E402
 from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
-GIF_UPDATES = 10  # progress.gif and loss_plot.png are redrawn this many times a run, and at the end
-GIF_WIDTH = 400  # pixels: frames at about the tiles' own size (the PNG grids are enlarged)
 DEFAULT_LR = {"wgan": 5e-5, "wgan-gp": 1e-4}
-
-
-class TrainingDiverged(Exception):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 def make_strategy(name):
@@ -90,7 +97,6 @@ def _optimizers(options, policy):
 
 def build_wgan(options, strategy=None):
     """Networks, optimizers and the WGAN for `options` (under `strategy`'s scope)."""
-    check_image_size(options["image_size"])
     scope = strategy.scope() if strategy else tf.distribute.get_strategy().scope()
     with scope:
         generator = build_generator(options["latent_dim"], options["image_size"],
@@ -107,53 +113,6 @@ def build_wgan(options, strategy=None):
     return wgan
 
 
-def _not_finite(metrics, step, epoch, manager, loss):
-    """TrainingDiverged naming the losses that are NaN or infinite, or None if all are finite."""
-    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
-    if not bad:
-        return None
-    last = manager.latest_checkpoint or "none (no epoch finished)"
-    return TrainingDiverged(
-        f"training stopped at generator iteration {step} (epoch {epoch}): {', '.join(bad)} "
-        f"not finite; kept the last good checkpoint: {last}. Lower --lr" +
-        ("" if loss == "wgan-gp" else ", or try --loss wgan-gp"))
-
-
-class Evaluator:
-    """Evaluates the generator with `generator.quality` every few epochs (--classifier): rows in
-    eval.csv, and generator_best.keras whenever FD-classifier improves."""
-
-    def __init__(self, options, folder, images):
-        from classifier.inference import load_classifier
-        self.options, self.folder = options, folder
-        self.classifier = load_classifier(options["classifier"])
-        failed = set(images.failed)
-        self.real_paths = [p for p in images.paths if str(p) not in failed]
-        self.best = min((float(row["fd_classifier"]) for row in folder.read_csv(folder.eval_file)
-                         if row.get("fd_classifier")), default=None)
-
-    def __call__(self, generator, epoch, step, say):
-        """Evaluate now; returns the figures."""
-        from generator.quality import evaluate_generator, real_statistics
-        options = self.options
-        if isinstance(self.real_paths, list):  # statistics of the real images: computed once
-            self.real_paths = real_statistics(self.classifier, self.real_paths, options["view"],
-                                              options["batch"], image_size=options["image_size"],
-                                              fit=options["fit"], channels=options["channels"])
-        figures = evaluate_generator(generator, self.classifier, self.real_paths,
-                                     options["view"], options["eval_samples"],
-                                     seed=options["seed"], batch_size=options["batch"])
-        row = {key: figures.get(key) for key in EVAL_COLUMNS if key not in ("step", "epoch")}
-        self.folder.append_eval({"step": step, "epoch": epoch, **row})
-        say("  evaluation: " + ", ".join(f"{k} {float(v):.4g}" for k, v in row.items()))
-        fd = float(figures["fd_classifier"])
-        if self.best is None or fd < self.best:
-            self.best = fd
-            path = self.folder.save_model(generator, "generator_best.keras")
-            say(f"  best FD-classifier so far -> {path}")
-        return figures
-
-
 def resolve_run_folder(options, sweep_keys=()):
     """The RunFolder for `options`: `out` if given, else models_dir/<run name>."""
     if options.get("out"):
@@ -165,6 +124,7 @@ def train(options, sweep_keys=(), out=sys.stdout):
     """Train as `options` say; returns the RunFolder. Raises UsageError for bad input and
     TrainingDiverged when a loss stops being finite."""
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
+    check_image_size(options["image_size"])  # before anything slow (a sweep may vary it)
     if options["loss"] not in LOSSES:
         raise UsageError(f"loss must be one of {', '.join(LOSSES)}, not {options['loss']!r}")
     if options.get("lr") is None:
@@ -172,12 +132,11 @@ def train(options, sweep_keys=(), out=sys.stdout):
     folder = resolve_run_folder(options, sweep_keys)
     if options["resume"]:
         if not folder.exists():
-            raise UsageError(f"{folder.path}: no run to resume here (no options.json)")
+            raise UsageError(f"{folder.path}: no run to resume here (no {folder.options_file.name})")
         folder.check_resumable(options)
     elif folder.exists():
         raise UsageError(f"{folder.path}: a run already exists here; add --resume to continue "
                          f"it, or delete the folder to start again")
-    check_image_size(options["image_size"])
 
     keras.backend.clear_session()  # frees the graphs of an earlier run (a sweep)
     keras.utils.set_random_seed(options["seed"])
@@ -213,8 +172,7 @@ def _train(options, folder, say):
         raise UsageError(f"--batch {batch} must be a multiple of the {replicas} replicas")
     steps_per_epoch = options["steps_per_epoch"] or math.ceil(images.count / batch)
     wgan = build_wgan(options, strategy)
-    options["display_aspect"] = (round(content_aspect(images.paths), 4)
-                                 if options["fit"] == "stretch" else 1.0)
+    options["display_aspect"] = display_aspect(images.paths, options["fit"])
     folder.write_options(options)  # on resume too: --epochs or the speed options may differ
     devices = (f"{replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
                if strategy else "1 device")
@@ -236,59 +194,55 @@ def _train(options, folder, say):
             f"{int(state['epoch'].numpy())}, generator iteration {int(state['step'].numpy())}")
     elif options["resume"]:
         say(f"resumed {folder.path}: no checkpoint yet, starting from the beginning")
-    step, epoch_done, seconds_done = state["step"], state["epoch"], state["seconds"]
-    fixed_latents = state["fixed_latents"]
+    step = state["step"]
     folder.start_metrics(int(step.numpy()))
-    evaluate = Evaluator(options, folder, images) if options["classifier"] else None
+    critic_images = batch * options["n_critic"]
+    metrics_log = MetricsLog(folder)
+    callbacks = [metrics_log, StopWhenNotFinite(metrics_log, manager, options["loss"]),
+                 SampleGrid(folder, wgan, state["fixed_latents"], options["grid"],
+                            options["display_aspect"]),
+                 SaveCheckpoint(manager), SaveGenerator(folder, wgan), ProgressPictures(folder),
+                 EpochReport(folder, critic_images, say, options["progress"])]
+    if options["classifier"]:
+        callbacks.append(Evaluation(options, folder, images, wgan, say))
+    callbacks = keras.callbacks.CallbackList(callbacks, epochs=options["epochs"],
+                                             steps=steps_per_epoch)
 
     dataset = images.batches(batch, seed=options["seed"] + int(step.numpy()))
     if strategy:
         dataset = strategy.experimental_distribute_dataset(dataset)
     iterator = iter(dataset)
-    critic_images = batch * options["n_critic"]
-    iteration = int(step.numpy())
-    first_epoch = int(epoch_done.numpy()) + 1
+    first_epoch = int(state["epoch"].numpy()) + 1
     if first_epoch > options["epochs"]:
         say(f"{folder.path}: already trained for {first_epoch - 1} epochs "
             f"(--epochs {options['epochs']}); nothing to do")
+    callbacks.on_train_begin()
     for epoch in range(first_epoch, options["epochs"] + 1):
-        bar = Progress(steps_per_epoch * critic_images, f"epoch {epoch}/{options['epochs']}",
-                       always=False) if options["progress"] else None
-        rows, start = [], time.perf_counter()
-        seconds_before = float(seconds_done.numpy())
-        for _ in range(steps_per_epoch):
-            tick = time.perf_counter()
-            metrics = {k: float(v) for k, v in wgan.train_step(iterator).items()}
-            seconds = time.perf_counter() - tick
-            iteration += 1
-            rows.append({"step": iteration, "epoch": epoch, **metrics,
-                         "images_per_second": round(critic_images / seconds, 2),
-                         "seconds": round(seconds_before + time.perf_counter() - start, 3)})
-            diverged = _not_finite(metrics, iteration, epoch, manager, options["loss"])
-            if diverged:
-                folder.append_metrics(rows)
-                raise diverged
-            if bar:
-                bar.update(critic_images, f"W {metrics['wasserstein']:.4g}")
-        elapsed = time.perf_counter() - start
-        seconds_done.assign_add(elapsed)
-        epoch_done.assign(epoch)
-        step.assign(iteration)
-        folder.append_metrics(rows)
-        grid = folder.save_grid(wgan.sampler(fixed_latents, training=False).numpy(), epoch,
-                                options["grid"], options["display_aspect"])
-        manager.save(checkpoint_number=epoch)
-        folder.save_model(wgan.sampler)
-        if epoch == options["epochs"] or epoch % max(1, options["epochs"] // GIF_UPDATES) == 0:
-            folder.plot_losses()  # both redraw the whole run (0.3-2 s): not every epoch
-            folder.write_gif(max_side=GIF_WIDTH)
-        if bar:
-            bar.close()
-        mean = {k: np.mean([row[k] for row in rows]) for k in rows[0]}
-        say(f"epoch {epoch}/{options['epochs']}  iteration {iteration}  "
-            f"W {mean['wasserstein']:.4g}  critic real {mean['critic_loss_real']:.4g} "
-            f"fake {mean['critic_loss_fake']:.4g}  generator {mean['generator_loss']:.4g}  "
-            f"{steps_per_epoch * critic_images / elapsed:,.0f} img/s  {elapsed:.1f} s  -> {grid}")
-        if evaluate and (epoch % options["eval_every"] == 0 or epoch == options["epochs"]):
-            evaluate(wgan.sampler, epoch, iteration, say)
+        callbacks.on_epoch_begin(epoch)
+        elapsed = _train_epoch(wgan, iterator, epoch, state, callbacks, critic_images)
+        callbacks.on_epoch_end(epoch, {"step": int(step.numpy()), "seconds": elapsed,
+                                       "images_per_second": steps_per_epoch * critic_images
+                                       / elapsed})
+    callbacks.on_train_end()
     return folder
+
+
+def _train_epoch(wgan, iterator, epoch, state, callbacks, critic_images):
+    """Run the epoch's generator iterations (`critic_images` real images each), each followed
+    by the callbacks' batch work, then count them in the checkpointed `state`; returns the
+    epoch's seconds."""
+    iteration, seconds_before = int(state["step"].numpy()), float(state["seconds"].numpy())
+    start = time.perf_counter()
+    for batch in range(callbacks.params["steps"]):
+        tick = time.perf_counter()
+        logs = {k: float(v) for k, v in wgan.train_step(iterator).items()}
+        seconds = time.perf_counter() - tick
+        iteration += 1
+        logs.update(step=iteration, images_per_second=round(critic_images / seconds, 2),
+                    seconds=round(seconds_before + time.perf_counter() - start, 3))
+        callbacks.on_train_batch_end(batch, logs)
+    elapsed = time.perf_counter() - start
+    state["seconds"].assign_add(elapsed)
+    state["epoch"].assign(epoch)
+    state["step"].assign(iteration)
+    return elapsed

@@ -122,8 +122,9 @@ def test_evaluate_script_writes_eval_json(tiny_classifier_run, real_folder, tmp_
 
 
 def test_real_photos_are_prepared_like_the_generators_images(tiny_classifier_run, real_folder):
+    from cargen.aspect import content_aspect, unpad
     from cargen.images import load_square
-    from generator.quality import content_aspect, fit_for_classifier, unpad
+    from generator.quality import fit_for_classifier
     classifier = load_classifier(tiny_classifier_run)
     paths = sorted((real_folder / "front_left").glob("car_*.jpg"))[:5]
     stats = real_statistics(classifier, paths, "front_left", image_size=16, fit="pad")
@@ -135,7 +136,7 @@ def test_real_photos_are_prepared_like_the_generators_images(tiny_classifier_run
 
 
 def test_picture_shape_undoes_padding_or_stretching():
-    from generator.quality import picture_shape
+    from cargen.aspect import picture_shape
     images = np.zeros((2, 16, 16, 3), np.uint8)
     assert picture_shape(images, "pad", 2.0).shape == (2, 8, 16, 3)
     assert picture_shape(images, "stretch", 2.0).shape == (2, 16, 32, 3)
@@ -144,7 +145,7 @@ def test_picture_shape_undoes_padding_or_stretching():
 
 
 def test_unpad_cuts_the_padding_bands():
-    from generator.quality import unpad
+    from cargen.aspect import unpad
     images = np.zeros((2, 16, 16, 3), np.uint8)
     assert unpad(images, 4 / 3).shape == (2, 12, 16, 3)
     assert unpad(images, 0.5).shape == (2, 16, 8, 3)

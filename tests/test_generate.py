@@ -63,7 +63,7 @@ def test_a_generator_of_stretched_pictures_draws_them_in_their_own_shape(tmp_pat
 
 
 def test_restore_aspect_resizes_squares_to_the_pictures_shape():
-    from generator.sampling import restore_aspect
+    from cargen.aspect import restore_aspect
     images = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
     assert restore_aspect(images, 4 / 3).shape == (3, 16, 21, 3)
     assert restore_aspect(images, 0.5).shape == (3, 32, 16, 3)
