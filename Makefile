@@ -47,8 +47,8 @@ DEMO_PICTURES ?= 2700
 # generator update, batch 24, a moving average of the generator and bfloat16 where the CPU has it.
 DEMO_CLASSIFIER_EPOCHS ?= 18
 DEMO_CLASSIFIER_SIZE ?= 96
-DEMO_WGAN_OPTIONS ?= --loss wgan-gp --n-critic 1 --lr 2e-4 --image-size 64 --width 32 --batch 24 \
-    --mixed-precision --ema 0.99 --steps-per-epoch 100 --epochs 37 --eval-every 10
+DEMO_WGAN_OPTIONS ?= --loss wgan-gp --n-critic 1 --learning-rate 2e-4 --image-size 64 --width 32 \
+    --batch-size 24 --mixed-precision --ema 0.99 --steps-per-epoch 100 --epochs 37 --eval-every 10
 resume_if = $(if $(wildcard $(1)/options.json),--resume)
 
 DEMO_STARTED := $(shell date +%s)

@@ -39,7 +39,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from cargen.aspect import FIT_MODES  # noqa: E402
-from cargen.cli import UsageError, run_main  # noqa: E402
+from cargen.cli import UsageError, add_old_spelling, run_main  # noqa: E402
 from cargen.views import VIEWS, check_view  # noqa: E402
 from generator.input import check_image_size, find_training_images  # noqa: E402
 
@@ -83,11 +83,11 @@ def parse_args(argv=None):
                        help="filters of the networks' largest-resolution block; doubled at each "
                        "halving, up to 512 (default: %(default)s, DCGAN's; 32 trains about 4x "
                        "faster on a CPU)")
-    model.add_argument("--batch", type=int, default=64,
+    model.add_argument("--batch-size", dest="batch", type=int, default=64,
                        help="real images per critic update (default: %(default)s)")
     model.add_argument("--n-critic", type=int, default=5,
                        help="critic updates per generator update (default: %(default)s)")
-    model.add_argument("--lr", type=float,
+    model.add_argument("--learning-rate", dest="lr", type=float,
                        help="learning rate of both networks (default: 5e-5 RMSprop for wgan, "
                        "1e-4 Adam for wgan-gp)")
     model.add_argument("--clip-value", type=float, default=0.01,
@@ -145,6 +145,8 @@ def parse_args(argv=None):
     speed.add_argument("--cpu-replicas", type=int, default=0,
                        help="split the CPU into this many logical devices (to try "
                        "--strategy mirrored without GPUs)")
+    add_old_spelling(parser, "--batch", "--batch-size")
+    add_old_spelling(parser, "--lr", "--learning-rate")
     return parser.parse_args(argv)
 
 

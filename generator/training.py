@@ -169,7 +169,7 @@ def _train(options, folder, say):
     batch = options["batch"]
     replicas = strategy.num_replicas_in_sync if strategy else 1
     if batch % replicas:
-        raise UsageError(f"--batch {batch} must be a multiple of the {replicas} replicas")
+        raise UsageError(f"--batch-size {batch} must be a multiple of the {replicas} replicas")
     steps_per_epoch = options["steps_per_epoch"] or math.ceil(images.count / batch)
     wgan = build_wgan(options, strategy)
     options["display_aspect"] = display_aspect(images.paths, options["fit"])

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "generator/train_wgan.py"
-TINY = ["--image-size", "32", "--width", "8", "--latent-dim", "8", "--batch", "8",
+TINY = ["--image-size", "32", "--width", "8", "--latent-dim", "8", "--batch-size", "8",
         "--n-critic", "2", "--no-progress"]
 
 
@@ -131,7 +131,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(pictures, tmp_path):
     assert steps == list(range(1, 61))  # no gap, no repeated row
     assert sorted(p.name for p in (run_dir / "images").iterdir())[-1] == "generated_plot_0003.png"
 
-    again = run(*args[:-2], "--batch", "16", "--out", run_dir, "--resume")
+    again = run(*args[:-2], "--batch-size", "16", "--out", run_dir, "--resume")
     assert again.returncode == 2
     assert again.stderr.count("\n") == 1 and "batch=8 (now 16)" in again.stderr
 
@@ -165,7 +165,7 @@ def test_mirrored_strategy_on_two_cpu_devices(pictures, tmp_path):
 
 def test_diverging_losses_stop_with_a_clear_message(pictures, tmp_path):
     result = run("--data", pictures, *TINY, "--epochs", "2", "--out", tmp_path / "run",
-                 "--lr", "1e30")
+                 "--learning-rate", "1e30")
     assert result.returncode == 1
     assert "not finite" in result.stderr and "last good checkpoint" in result.stderr
     assert result.stderr.strip().count("\n") == 0
