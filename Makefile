@@ -13,7 +13,7 @@ install: $(STAMP)
 # from this checkout, so edits take effect without reinstalling.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation -e ".[test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $(STAMP)
 
 test: install browser
