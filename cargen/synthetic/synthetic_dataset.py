@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cargen.cli import Progress, UsageError
+from cargen.labelled_sets import SPLITS, TRAIN, VALIDATION
 from cargen.safe_files import replace_atomically
 from cargen.synthetic.car_names import CATALOGUE, picture_name, sample_model
 from cargen.synthetic.car_photo import render_car_photo
@@ -37,13 +38,12 @@ from cargen.views import VIEWS
 
 MARKER = "synthesis.json"
 LABELS = "pictures_labels.csv"
-SPLITS = ("train", "validation")
 # What an `other` picture shows: close-ups rendered from a car, or painted scenes.
 OTHER_KINDS = {"wheel": 0.16, "lamp": 0.1, "badge_car": 0.05, "dashboard": 0.2, "seats": 0.14,
                "engine": 0.1, "badge": 0.05, "cargo": 0.07, "landscape": 0.07, "building": 0.06}
 # Views of the flat pictures/ folder: like The Car Connection, many interiors and details.
 PICTURE_VIEW_WEIGHTS = {"other": 0.3, **{view: 0.7 / 8 for view in VIEWS if view != "other"}}
-_SPLIT_CODES = {"train": 0, "validation": 1, "pictures": 2}
+_SPLIT_CODES = {TRAIN: 0, VALIDATION: 1, "pictures": 2}
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def render_picture(view, seed, width=320, height=240, model=None):
 def plan_jobs(options):
     """Every picture of a dataset, in a fixed order: train, validation, then pictures/."""
     jobs = []
-    for split, count in (("train", options.per_view), ("validation", options.validation_per_view)):
+    for split, count in ((TRAIN, options.per_view), (VALIDATION, options.validation_per_view)):
         for view in options.views:
             code = VIEWS.index(view)
             jobs += [Job(f"{split}/{view}/{view}_{i:05d}.jpg", view,
@@ -273,7 +273,7 @@ def contact_sheet(path, options, columns=6, thumb_width=160):
         y = gap + r * (thumb_height + gap)
         draw.text((8, y + thumb_height / 2), view, fill=(20, 20, 20), font=font, anchor="lm")
         for c in range(columns):
-            seed = (options.seed, _SPLIT_CODES["train"], VIEWS.index(view), c)
+            seed = (options.seed, _SPLIT_CODES[TRAIN], VIEWS.index(view), c)
             image = Image.fromarray(render_picture(view, seed, options.width, options.height))
             image = image.resize((thumb_width, thumb_height), Image.LANCZOS)
             sheet.paste(image, (label_width + gap + c * (thumb_width + gap), y))
