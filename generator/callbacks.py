@@ -96,16 +96,20 @@ class StopWhenNotFinite(keras.callbacks.Callback):
 
 class SampleGrid(keras.callbacks.Callback):
     """After every epoch, the grid of the images the generator draws from the same fixed
-    latents, each shown at width / height `aspect`."""
+    latents, each shown at width / height `aspect`. A conditional generator of `n_views` views
+    draws one row per view, from the same latents in every row (the same car turning)."""
 
-    def __init__(self, folder, wgan, fixed_latents, columns, aspect):
+    def __init__(self, folder, wgan, fixed_latents, columns, aspect, n_views=0):
         super().__init__()
         self.folder, self.wgan, self.fixed_latents = folder, wgan, fixed_latents
-        self.columns, self.aspect = columns, aspect
+        self.columns, self.aspect, self.n_views = columns, aspect, n_views
 
     def on_epoch_end(self, epoch, logs=None):
         """Save the epoch's grid."""
-        images = self.wgan.sampler(self.fixed_latents, training=False).numpy()
+        from generator.sampling import view_rows
+        inputs = (view_rows(self.fixed_latents.numpy(), range(self.n_views)) if self.n_views
+                  else self.fixed_latents)
+        images = self.wgan.sampler(inputs, training=False).numpy()
         self.folder.save_grid(images, epoch, self.columns, self.aspect)
 
 
