@@ -6,7 +6,9 @@ The one owner of the folder's file names: training writes, and `generator/genera
     generator/models/<view>_<key params>/
         options.json             every option of the run
         metrics.csv              one row per generator iteration
-        eval.csv                 one row per evaluation (--classifier), when it ran
+        eval.csv                 one row per evaluation (--classifier), when it ran; for a
+                                 generator of many views the means over its views
+        eval_views.csv           a generator of many views: one row per evaluation and view
         loss_plot.png            the losses so far, redrawn every epoch
         images/generated_plot_EEEE.png   a grid from the same fixed latents after every epoch
         progress.gif             those grids as an animation (rewritten now and then)
@@ -14,6 +16,8 @@ The one owner of the folder's file names: training writes, and `generator/genera
         generator.keras          the generator after the last finished epoch
         generator_best.keras     the generator with the best FD-classifier so far (evaluation)
         eval.json                the figures of `generator/evaluate.py`, when it ran
+        view_confusion.png       its asked-versus-seen views, for a generator of many views
+        tensorboard/             TensorBoard event files: the losses, evaluations and grids
 
 Every file is written through `cargen.safe_files`, so a run killed at any moment leaves only
 whole files; a resumed run drops metric rows newer than its last checkpoint (and a half-written
@@ -35,12 +39,15 @@ from generator.pictures import grid_scale, image_grid, save_gif, to_rgb, to_uint
 OPTIONS_FILE = "options.json"
 METRICS_FILE = "metrics.csv"
 EVAL_FILE = "eval.csv"
+VIEW_EVAL_FILE = "eval_views.csv"
 EVAL_REPORT_FILE = "eval.json"
+VIEW_CONFUSION_FILE = "view_confusion.png"
 LOSS_PLOT_FILE = "loss_plot.png"
 PROGRESS_GIF_FILE = "progress.gif"
 IMAGES_DIR = "images"
 GRID_FILES = "generated_plot_*.png"  # one per epoch: generated_plot_EEEE.png
 CHECKPOINTS_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
 GENERATOR_FILE = "generator.keras"
 BEST_GENERATOR_FILE = "generator_best.keras"
 
@@ -48,6 +55,8 @@ METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wass
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
 EVAL_COLUMNS = ("step", "epoch", "view_fidelity", "real_view_fidelity", "fd_classifier", "kid",
                 "diversity", "real_diversity")
+VIEW_EVAL_COLUMNS = ("step", "epoch", "view", "view_fidelity", "real_view_fidelity",
+                     "view_control", "fd_classifier", "kid", "diversity", "real_diversity")
 # Options that change what is trained: a resumed run must have the same values. (How it is
 # computed - --jit, --mixed-precision, --strategy - may change, e.g. to resume on a GPU.)
 TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "latent_dim",
@@ -81,9 +90,11 @@ class RunFolder:
         self.path = Path(path)
         self.images = self.path / IMAGES_DIR
         self.checkpoints = self.path / CHECKPOINTS_DIR
+        self.tensorboard = self.path / TENSORBOARD_DIR
         self.options_file = self.path / OPTIONS_FILE
         self.metrics_file = self.path / METRICS_FILE
         self.eval_file = self.path / EVAL_FILE
+        self.view_eval_file = self.path / VIEW_EVAL_FILE
         self.eval_report = self.path / EVAL_REPORT_FILE
         self.loss_plot = self.path / LOSS_PLOT_FILE
         self.progress_gif = self.path / PROGRESS_GIF_FILE
@@ -129,17 +140,22 @@ class RunFolder:
     def start_metrics(self, last_step=0):
         """Make sure metrics.csv exists with its header; drop rows after `last_step` (from a
         run killed after its last checkpoint). Returns the last kept row (or None)."""
-        repair_last_line(self.metrics_file)
-        repair_last_line(self.eval_file)
-        rows = self.read_csv(self.metrics_file)
-        kept = [row for row in rows if int(row["step"]) <= last_step]
-        if not self.metrics_file.exists() or len(kept) != len(rows):
-            self._write_csv(self.metrics_file, METRIC_COLUMNS, kept)
-        eval_rows = self.read_csv(self.eval_file)
-        kept_eval = [row for row in eval_rows if int(row["step"]) <= last_step]
-        if len(kept_eval) != len(eval_rows):
-            self._write_csv(self.eval_file, EVAL_COLUMNS, kept_eval)
+        kept = self._drop_rows_after(self.metrics_file, METRIC_COLUMNS, last_step)
+        if not self.metrics_file.exists():
+            self._write_csv(self.metrics_file, METRIC_COLUMNS, [])
+        self._drop_rows_after(self.eval_file, EVAL_COLUMNS, last_step)
+        self._drop_rows_after(self.view_eval_file, VIEW_EVAL_COLUMNS, last_step)
         return kept[-1] if kept else None
+
+    def _drop_rows_after(self, path, columns, last_step):
+        """Rewrite the CSV file without its rows after `last_step` (and a half-written last
+        line); returns the rows kept."""
+        repair_last_line(path)
+        rows = self.read_csv(path)
+        kept = [row for row in rows if int(row["step"]) <= last_step]
+        if len(kept) != len(rows):
+            self._write_csv(path, columns, kept)
+        return kept
 
     @staticmethod
     def read_csv(path):
@@ -164,6 +180,10 @@ class RunFolder:
     def append_eval(self, row):
         """Append one evaluation row (dict with EVAL_COLUMNS) to eval.csv."""
         self._append(self.eval_file, EVAL_COLUMNS, [row])
+
+    def append_view_eval(self, rows):
+        """Append one evaluation's rows, one per view (VIEW_EVAL_COLUMNS), to eval_views.csv."""
+        self._append(self.view_eval_file, VIEW_EVAL_COLUMNS, rows)
 
     @staticmethod
     def _append(path, columns, rows):

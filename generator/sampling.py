@@ -144,6 +144,22 @@ def sample_latents(n, latent_dim, seed=0):
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
 
 
+def views_to_draw(generator, asked=None):
+    """[(view, view id)] that `asked` means: a one-view generator's own view (id None; a
+    UsageError when another is asked); for a conditional one, `asked` or, for None and "all",
+    every view it learned."""
+    if generator.views is None:
+        if asked == "all":
+            raise UsageError(f"{generator.path}: a generator of the one view "
+                             f"{generator.options.get('view', '?')}; --view all needs a "
+                             "generator trained with --views")
+        generator.view_id(asked or generator.options.get("view"))
+        return [(asked or generator.options.get("view"), None)]
+    if asked in (None, "all"):
+        return list(zip(generator.views, range(len(generator.views))))
+    return [(asked, generator.view_id(asked))]
+
+
 def view_rows(latents, view_ids):
     """Inputs drawing every latent for every view, one view after the other (a grid with one
     row per view): [latents tiled, view ids repeated]."""

@@ -34,6 +34,7 @@ from generator.callbacks import (  # noqa: E402
     SaveCheckpoint,
     SaveGenerator,
     StopWhenNotFinite,
+    TensorBoardLog,
 )
 from generator.input import TrainingImages, check_image_size  # noqa: E402
 from generator.networks import (  # noqa: E402
@@ -242,6 +243,7 @@ def _train(options, folder, say):
                  EpochReport(folder, critic_images, say, options["progress"])]
     if options["classifier"]:
         callbacks.append(Evaluation(options, folder, images, wgan, say))
+    callbacks.append(TensorBoardLog(folder))
     callbacks = keras.callbacks.CallbackList(callbacks, epochs=options["epochs"],
                                              steps=steps_per_epoch)
 
