@@ -150,12 +150,24 @@ class ProgressPictures(keras.callbacks.Callback):
     def __init__(self, folder, updates=GIF_UPDATES, gif_width=GIF_WIDTH):
         super().__init__()
         self.folder, self.updates, self.gif_width = folder, updates, gif_width
+        self.up_to_date = True
 
     def on_epoch_end(self, epoch, logs=None):
         """Redraw both when it is time."""
-        if is_last_epoch(self, epoch) or epoch % max(1, self.params["epochs"] // self.updates) == 0:
-            self.folder.plot_losses()
-            self.folder.write_gif(max_side=self.gif_width)
+        self.up_to_date = (is_last_epoch(self, epoch) or
+                           epoch % max(1, self.params["epochs"] // self.updates) == 0)
+        if self.up_to_date:
+            self.draw()
+
+    def on_train_end(self, logs=None):
+        """Redraw both if the last epoch trained was not drawn (a run stopped by --minutes)."""
+        if not self.up_to_date:
+            self.draw()
+
+    def draw(self):
+        """Redraw loss_plot.png and progress.gif."""
+        self.folder.plot_losses()
+        self.folder.write_gif(max_side=self.gif_width)
 
 
 class EpochReport(keras.callbacks.Callback):

@@ -120,6 +120,10 @@ def parse_args(argv=None):
                        "off, the paper's plain generator (default: %(default)s)")
     model.add_argument("--epochs", type=int, default=50,
                        help="epochs to train in total (default: %(default)s)")
+    model.add_argument("--minutes", type=float, default=0.0,
+                       help="stop after the epoch in which the run's training time (resumed "
+                       "runs: in total) passes this many minutes; 0 = no limit, train --epochs "
+                       "(default: %(default)s)")
     model.add_argument("--steps-per-epoch", type=int, default=0,
                        help="generator iterations per epoch (default: 0 = ceil(images / batch))")
     model.add_argument("--seed", type=int, default=0,

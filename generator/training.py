@@ -262,6 +262,10 @@ def _train(options, folder, say):
         callbacks.on_epoch_end(epoch, {"step": int(step.numpy()), "seconds": elapsed,
                                        "images_per_second": steps_per_epoch * critic_images
                                        / elapsed})
+        if options.get("minutes") and float(state["seconds"].numpy()) >= 60 * options["minutes"]:
+            say(f"stopped after epoch {epoch}: {options['minutes']:g} minutes of training "
+                f"(--minutes) reached")
+            break
     callbacks.on_train_end()
     return folder
 
