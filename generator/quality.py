@@ -208,12 +208,19 @@ def mean_pairwise_distance(features, max_samples=DIVERSITY_MAX_IMAGES, seed=0):
     return float((distances.sum() - np.trace(distances)) / (n * (n - 1)))
 
 
+def generated_figures(generated, classes, threshold=CONFIDENCE_THRESHOLD):
+    """The figures of generated `ImageStatistics` that need no real images: view fidelity,
+    view control and the shares of the `classes` classifier classes among the images."""
+    return {"view": classes[generated.target],
+            "view_fidelity": float(np.mean(generated.view_confidence >= threshold)),
+            "view_control": float(np.mean(generated.predicted == generated.target)),
+            "predicted_shares": list(np.bincount(generated.predicted, minlength=len(classes))
+                                     / generated.count)}
+
+
 def compare(generated, real, threshold=CONFIDENCE_THRESHOLD, seed=0):
-    """All metrics from two `ImageStatistics` as a dict (see the module docstring)."""
+    """The metrics comparing two `ImageStatistics`, as a dict (see the module docstring)."""
     return {
-        "view_fidelity": float(np.mean(generated.view_confidence >= threshold)),
-        "view_control": (None if generated.predicted is None else
-                         float(np.mean(generated.predicted == generated.target))),
         "real_view_fidelity": float(np.mean(real.view_confidence >= threshold)),
         "fd_classifier": frechet_distance(real.features, generated.features),
         "kid": kernel_inception_distance(real.features, generated.features, seed=seed),
@@ -236,7 +243,8 @@ def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch
     Listed photos are prepared like the generator's training images: squared with `fit`
     (default: the run's options.json, else the classifier's fit) at the generator's size.
     Returns a dict with view_fidelity, real_view_fidelity, fd_classifier, kid, diversity,
-    real_diversity, n_generated, n_real, seconds (and a few details).
+    real_diversity, view_control, predicted_shares, n_generated, n_real, seconds (and a few
+    details).
     """
     start = time.perf_counter()
     generator = as_generator(generator)
@@ -257,10 +265,8 @@ def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch
         raise UsageError("need at least 2 readable real images to compare")
     generated = generated_statistics(generator, classifier, view, n, seed, batch_size,
                                      real.aspect, real.fit)
-    result = {"view": view, **compare(generated, real, threshold, seed),
-              "predicted_shares": list(np.bincount(generated.predicted,
-                                                   minlength=len(classifier.classes))
-                                       / generated.count),
+    result = {**generated_figures(generated, classifier.classes, threshold),
+              **compare(generated, real, threshold, seed),
               "real_image_size": real.image_size, "real_fit": real.fit,
               "picture_aspect": real.aspect}
     result["seconds"] = round(time.perf_counter() - start, 2)

@@ -50,7 +50,7 @@ def evaluate_views(generator, classifier, reals, n, seed=0, batch_size=128,
     """The figures of every view of `reals` (from `real_view_statistics`) for a conditional
     generator: {"views": {view: figures}, "view_control": the mean over views, "confusion":
     {"asked", "seen", "shares"}}."""
-    from generator.quality import generated_statistics
+    from generator.quality import generated_figures, generated_statistics
     generator = as_generator(generator)
     per_view = {}
     for view, (real, what) in reals.items():
@@ -60,11 +60,7 @@ def evaluate_views(generator, classifier, reals, n, seed=0, batch_size=128,
         else:
             generated = generated_statistics(generator, classifier, view, n, seed, batch_size,
                                              fit=generator.options.get("fit", "pad"))
-            figures = {"view": view, "view_fidelity": float(np.mean(
-                generated.view_confidence >= threshold)), "view_control": float(np.mean(
-                    generated.predicted == generated.target)), "predicted_shares": list(
-                        np.bincount(generated.predicted, minlength=len(classifier.classes))
-                        / generated.count)}
+            figures = generated_figures(generated, classifier.classes, threshold)
         per_view[view] = {**figures, "real_photos": what}
     return {"views": per_view,
             "view_control": float(np.mean([f["view_control"] for f in per_view.values()])),

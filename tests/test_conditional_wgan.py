@@ -51,11 +51,13 @@ def view_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def conditional_run(view_root, tmp_path_factory):
-    """A conditional WGAN-GP run of 2 epochs x 3 iterations with --ema; (folder, output)."""
+def conditional_run(view_root, tmp_path_factory, tiny_classifier_run):
+    """A conditional WGAN-GP run of 2 epochs x 3 iterations with --ema, evaluated after each;
+    (folder, output of the first epoch, output of the resumed second)."""
     folder = tmp_path_factory.mktemp("runs") / "all"
     args = ["--data-root", view_root, "--views", "all", *TINY, "--loss", "wgan-gp", "--ema",
-            "0.9", "--steps-per-epoch", "3", "--out", folder, "--grid", "3"]
+            "0.9", "--steps-per-epoch", "3", "--out", folder, "--grid", "3", "--classifier",
+            tiny_classifier_run, "--eval-every", "1", "--eval-samples", "8"]
     first = run("generator/train_wgan.py", *args, "--epochs", "1")
     assert first.returncode == 0, first.stderr
     resumed = run("generator/train_wgan.py", *args, "--epochs", "2", "--resume")
@@ -84,7 +86,19 @@ def test_conditional_run_trains_every_view_with_photos_and_resumes(conditional_r
     import tensorflow as tf
     tags = {value.tag for path in events for event in tf.compat.v1.train.summary_iterator(
         str(path)) for value in event.summary.value}
-    assert {"wasserstein", "critic_loss_real", "generator_loss", "grid"} <= tags
+    assert {"wasserstein", "critic_loss_real", "generator_loss", "grid",
+            "eval/fd_classifier", "eval/view_control"} <= tags
+
+    per_view = metrics(folder, "eval_views.csv")
+    assert [(int(r["epoch"]), r["view"]) for r in per_view] == [
+        (epoch, view) for epoch in (1, 2) for view in TRAINED]
+    assert all(0 <= float(r["view_control"]) <= 1 and math.isfinite(float(r["fd_classifier"]))
+               for r in per_view)
+    means = metrics(folder, "eval.csv")
+    assert [int(r["epoch"]) for r in means] == [1, 2]
+    assert float(means[0]["fd_classifier"]) == pytest.approx(
+        np.mean([float(r["fd_classifier"]) for r in per_view[:len(TRAINED)]]))
+    assert (folder / "generator_best.keras").exists()
 
 
 def test_a_batch_balances_the_views_and_flips_the_mirrored_ones(view_root):
@@ -180,3 +194,37 @@ def test_evaluate_judges_every_view_and_draws_the_confusion(conditional_run, vie
               "--real", view_root, "--n", 4, "--view", "front", "--out", tmp_path / "one.json")
     assert one.returncode == 0, one.stderr
     assert list(json.loads((tmp_path / "one.json").read_text())["views"]) == ["front"]
+
+
+def test_conditional_run_under_mirrored_strategy_with_clipping(view_root, tmp_path):
+    result = run("generator/train_wgan.py", "--data-root", view_root, "--views", "left,right",
+                 *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--out", tmp_path / "run",
+                 "--strategy", "mirrored", "--cpu-replicas", "2")
+    assert result.returncode == 0, result.stderr
+    assert "2 replicas" in result.stdout
+    assert json.loads((tmp_path / "run" / "options.json").read_text())["views"] == ["left", "right"]
+    assert all(math.isfinite(float(r["wasserstein"])) for r in metrics(tmp_path / "run"))
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_conditional_step_in_mixed_precision(policy):
+    import keras
+    import tensorflow as tf
+
+    from generator.training import build_wgan
+    options = {"latent_dim": 8, "image_size": 16, "channels": 3, "width": 4, "lr": 1e-3,
+               "beta_1": 0.5, "beta_2": 0.9, "n_critic": 2, "clip_value": 0.01,
+               "gp_weight": 10.0, "jit": False, "ema": 0.9}
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
+    batches = tf.data.Dataset.from_tensors((real, np.array([0, 1, 2, 1], np.int32))).repeat()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        for loss in ("wgan", "wgan-gp"):
+            wgan = build_wgan({**options, "loss": loss}, views=["left", "right", "rear"])
+            iterator = iter(batches)
+            logs = [wgan.train_step(iterator) for _ in range(2)][-1]
+            assert all(math.isfinite(float(value)) for value in logs.values())
+            images = wgan.sampler([tf.zeros((2, 8)), tf.constant([0, 2])])
+            assert images.dtype == tf.float32 and images.shape == (2, 16, 16, 3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
