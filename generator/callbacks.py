@@ -101,21 +101,22 @@ class StopWhenNotFinite(keras.callbacks.Callback):
 
 class SampleGrid(keras.callbacks.Callback):
     """After every epoch, the grid of the images the generator draws from the same fixed
-    latents, each shown at width / height `aspect`. A conditional generator of `n_views` views
-    draws one row per view, from the same latents in every row (the same car turning)."""
+    latents, each shown at width / height `aspect`. A conditional generator of `views` draws
+    one row per view, named on the left, from the same latents in every row (the same car
+    turning)."""
 
-    def __init__(self, folder, wgan, fixed_latents, columns, aspect, n_views=0):
+    def __init__(self, folder, wgan, fixed_latents, columns, aspect, views=None):
         super().__init__()
         self.folder, self.wgan, self.fixed_latents = folder, wgan, fixed_latents
-        self.columns, self.aspect, self.n_views = columns, aspect, n_views
+        self.columns, self.aspect, self.views = columns, aspect, views
 
     def on_epoch_end(self, epoch, logs=None):
         """Save the epoch's grid."""
         from generator.sampling import view_rows
-        inputs = (view_rows(self.fixed_latents.numpy(), range(self.n_views)) if self.n_views
+        inputs = (view_rows(self.fixed_latents.numpy(), range(len(self.views))) if self.views
                   else self.fixed_latents)
         images = self.wgan.sampler(inputs, training=False).numpy()
-        self.folder.save_grid(images, epoch, self.columns, self.aspect)
+        self.folder.save_grid(images, epoch, self.columns, self.aspect, self.views)
 
 
 class SaveCheckpoint(keras.callbacks.Callback):

@@ -118,6 +118,9 @@ def main(argv=None):
             first = sampling.generate_pictures(generator, grid_latents, args.batch_size, grid_ids)
         grid = pictures.image_grid(np.stack(first), columns=columns if every_view else None,
                                    scale=scale)
+        if every_view:
+            grid = pictures.label_rows(grid, [view for view, _ in views], background=48,
+                                       colour=(230, 230, 230))
         print(f"wrote {pictures.save_png(grid, out / GRID_FILE)}")
     if args.interpolate:
         walks = min(args.n, MAX_WALKS // len(views))

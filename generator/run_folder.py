@@ -34,7 +34,7 @@ from PIL import Image
 from cargen.aspect import restore_aspect
 from cargen.cli import UsageError
 from cargen.safe_files import repair_last_line, replace_atomically, write_text
-from generator.pictures import grid_scale, image_grid, save_gif, to_rgb, to_uint8
+from generator.pictures import grid_scale, image_grid, label_rows, save_gif, to_rgb, to_uint8
 
 OPTIONS_FILE = "options.json"
 METRICS_FILE = "metrics.csv"
@@ -203,12 +203,15 @@ class RunFolder:
         """The saved grids, oldest epoch first."""
         return sorted(self.images.glob(GRID_FILES))
 
-    def save_grid(self, images, epoch, columns, aspect=None):
+    def save_grid(self, images, epoch, columns, aspect=None, row_labels=None):
         """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`, each shown
-        at width / height `aspect` (see `cargen.aspect.restore_aspect`)."""
+        at width / height `aspect` (see `cargen.aspect.restore_aspect`), its rows named by
+        `row_labels` in a margin on the left when given."""
         images = to_rgb(restore_aspect(to_uint8(images), aspect))
         grid = image_grid(images, columns, padding=2, background=255,
                           scale=grid_scale(images.shape[1], GRID_MIN_TILE))
+        if row_labels:
+            grid = label_rows(grid, row_labels)
         path = self.grid_path(epoch)
         replace_atomically(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
         return path

@@ -238,7 +238,7 @@ def _train(options, folder, say):
     metrics_log = MetricsLog(folder)
     callbacks = [metrics_log, StopWhenNotFinite(metrics_log, manager, options["loss"]),
                  SampleGrid(folder, wgan, state["fixed_latents"], options["grid"],
-                            options["display_aspect"], len(options.get("views") or ())),
+                            options["display_aspect"], options.get("views")),
                  SaveCheckpoint(manager), SaveGenerator(folder, wgan), ProgressPictures(folder),
                  EpochReport(folder, critic_images, say, options["progress"])]
     if options["classifier"]:
@@ -262,7 +262,8 @@ def _train(options, folder, say):
         callbacks.on_epoch_end(epoch, {"step": int(step.numpy()), "seconds": elapsed,
                                        "images_per_second": steps_per_epoch * critic_images
                                        / elapsed})
-        if options.get("minutes") and float(state["seconds"].numpy()) >= 60 * options["minutes"]:
+        if (options.get("minutes") and epoch < options["epochs"]
+                and float(state["seconds"].numpy()) >= 60 * options["minutes"]):
             say(f"stopped after epoch {epoch}: {options['minutes']:g} minutes of training "
                 f"(--minutes) reached")
             break
