@@ -4,14 +4,14 @@ total training time (issue 21).
 Trains, with the real training code and the demo's recipe (WGAN-GP, one critic update, lr 2e-4,
 width 32, --ema 0.99, --mixed-precision; each setting an option here):
   1. the conditional run (train_wgan.py --views all) for --minutes of training;
-  2. one one-view run per view folder of --data-root, each for --minutes / 8 (so the eight
-     together train as long as the conditional one);
+  2. one one-view run per view folder of --data-root with photos, each for --minutes / their
+     number (eight on stanford-views: together they train as long as the conditional one);
   3. with --without VIEW, a second conditional run whose VIEW photos are left out: VIEW is
      learned from its mirror's photos only (what mirroring buys).
-Then every generator is judged with the classifier against the photos of its view (the same
-real statistics for all) and the per-view table is printed: view fidelity against the real
-photos', FD-classifier and diversity against the real photos'; lower FD is better, fidelity and
-diversity close to the real ones are. Everything goes to --out: the run folders and
+Then every generator is judged with the classifier against the photos of its view in --real
+(the same real statistics for all) and the per-view table is printed: view fidelity against
+the real photos', FD-classifier, and diversity against the real photos'; lower FD is better,
+fidelity and diversity close to the real ones are. Everything goes to --out: the run folders and
 comparison.json. Runs already in --out are resumed (a stopped comparison continues).
 
   python benchmarks/conditional_vs_single.py --minutes 60 --without right   # the issue's run
@@ -28,8 +28,6 @@ from cargen.images import list_images
 from cargen.safe_files import write_json
 from cargen.views import CAR_VIEWS
 
-SINGLE_RUNS = len(CAR_VIEWS)
-
 
 def parse_args(argv=None):
     """The command line as a namespace."""
@@ -39,11 +37,14 @@ def parse_args(argv=None):
                         help="folder with one sub-folder of photos per view "
                              "(default: %(default)s)")
     parser.add_argument("--minutes", type=float, default=60.0,
-                        help="training minutes of the conditional run; each one-view run gets "
-                             f"1/{SINGLE_RUNS} of it (default: %(default)s)")
+                        help="training minutes of the conditional run; the one-view runs share "
+                             "as many (default: %(default)s)")
     parser.add_argument("--classifier", default="classifier/pretrained",
                         help="classifier run folder that judges the generators "
                              "(default: %(default)s)")
+    parser.add_argument("--real", help="folder with one sub-folder of real photos per view to "
+                        "judge the generators against (default: DATA_ROOT, the photos they "
+                        "learned from)")
     parser.add_argument("--without", metavar="VIEW",
                         help="also train a conditional run without VIEW's own photos "
                              "(e.g. right; default: no such run)")
@@ -104,7 +105,8 @@ def judge(args, runs, views):
     classifier = load_classifier(args.classifier)
     generators = {name: load_generator(folder, prefer_best=False) for name, folder in runs.items()}
     first = next(iter(generators.values()))
-    reals = real_view_statistics(classifier, Path(args.data_root), views, first.image_size,
+    reals = real_view_statistics(classifier, Path(args.real or args.data_root), views,
+                                 first.image_size,
                                  first.options.get("fit") or classifier.fit, first.channels)
     figures = {}
     for name, generator in generators.items():
@@ -155,7 +157,7 @@ def main(argv=None):
     for view in views:
         runs[f"single_{view}"] = train_run(training_argv(
             args, ["--data", str(root / view), "--view", view], out / f"single_{view}",
-            args.minutes / SINGLE_RUNS))
+            args.minutes / len(views)))
     if args.without:
         runs[f"without_{args.without}"] = train_run(training_argv(
             args, ["--data-root", str(root), "--views", "all", "--without", args.without],

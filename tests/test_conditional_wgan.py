@@ -38,7 +38,7 @@ def make_view_folders(root, counts):
 def run(script, *args, timeout=180):
     """Run a generator script; returns the CompletedProcess (text output)."""
     return subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
