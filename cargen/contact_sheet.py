@@ -12,7 +12,8 @@ TEXT = (20, 20, 20)
 MUTED = (110, 110, 110)
 
 
-def _font(size):
+def label_font(size):
+    """Pillow's default font at `size` pixels (the fixed bitmap font without FreeType)."""
     try:
         return ImageFont.load_default(size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font
@@ -46,7 +47,7 @@ def contact_sheet(folders, out_path, per_row=8, thumb_size=96, title=None):
     height = title_height + max(1, len(rows)) * row_height + gap
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    big, small = _font(18), _font(13)
+    big, small = label_font(18), label_font(13)
     if title:
         draw.text((gap * 2, 8), title, fill=TEXT, font=big)
     for r, (label, count, paths) in enumerate(rows):

@@ -13,15 +13,20 @@ files. A batch's logs are the step's losses plus `step` (generator iterations so
 - `SaveCheckpoint`, `SaveGenerator`: the tf.train checkpoint and generator.keras;
 - `ProgressPictures`: loss_plot.png and progress.gif, about ten times a run and at the end;
 - `EpochReport`: the progress bar and the line per epoch;
-- `Evaluation`: eval.csv and generator_best.keras (--classifier).
+- `Evaluation`: eval.csv and generator_best.keras (--classifier), its figures added to the
+  epoch's logs as `eval/<figure>`;
+- `TensorBoardLog`: event files in tensorboard/: every step's losses, the evaluation figures,
+  the epoch's grid.
 
 The averaged generator's batch-norm statistics (--ema) are measured by `WGAN.sampler` when a
 callback first asks for it after training steps.
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from cargen.cli import Progress, quiet_tensorflow
 from generator.run_folder import BEST_GENERATOR_FILE, EVAL_COLUMNS
@@ -96,17 +101,22 @@ class StopWhenNotFinite(keras.callbacks.Callback):
 
 class SampleGrid(keras.callbacks.Callback):
     """After every epoch, the grid of the images the generator draws from the same fixed
-    latents, each shown at width / height `aspect`."""
+    latents, each shown at width / height `aspect`. A conditional generator of `views` draws
+    one row per view, named on the left, from the same latents in every row (the same car
+    turning)."""
 
-    def __init__(self, folder, wgan, fixed_latents, columns, aspect):
+    def __init__(self, folder, wgan, fixed_latents, columns, aspect, views=None):
         super().__init__()
         self.folder, self.wgan, self.fixed_latents = folder, wgan, fixed_latents
-        self.columns, self.aspect = columns, aspect
+        self.columns, self.aspect, self.views = columns, aspect, views
 
     def on_epoch_end(self, epoch, logs=None):
         """Save the epoch's grid."""
-        images = self.wgan.sampler(self.fixed_latents, training=False).numpy()
-        self.folder.save_grid(images, epoch, self.columns, self.aspect)
+        from generator.sampling import view_rows
+        inputs = (view_rows(self.fixed_latents.numpy(), range(len(self.views))) if self.views
+                  else self.fixed_latents)
+        images = self.wgan.sampler(inputs, training=False).numpy()
+        self.folder.save_grid(images, epoch, self.columns, self.aspect, self.views)
 
 
 class SaveCheckpoint(keras.callbacks.Callback):
@@ -141,12 +151,24 @@ class ProgressPictures(keras.callbacks.Callback):
     def __init__(self, folder, updates=GIF_UPDATES, gif_width=GIF_WIDTH):
         super().__init__()
         self.folder, self.updates, self.gif_width = folder, updates, gif_width
+        self.up_to_date = True
 
     def on_epoch_end(self, epoch, logs=None):
         """Redraw both when it is time."""
-        if is_last_epoch(self, epoch) or epoch % max(1, self.params["epochs"] // self.updates) == 0:
-            self.folder.plot_losses()
-            self.folder.write_gif(max_side=self.gif_width)
+        self.up_to_date = (is_last_epoch(self, epoch) or
+                           epoch % max(1, self.params["epochs"] // self.updates) == 0)
+        if self.up_to_date:
+            self.draw()
+
+    def on_train_end(self, logs=None):
+        """Redraw both if the last epoch trained was not drawn (a run stopped by --minutes)."""
+        if not self.up_to_date:
+            self.draw()
+
+    def draw(self):
+        """Redraw loss_plot.png and progress.gif."""
+        self.folder.plot_losses()
+        self.folder.write_gif(max_side=self.gif_width)
 
 
 class EpochReport(keras.callbacks.Callback):
@@ -187,7 +209,8 @@ class EpochReport(keras.callbacks.Callback):
 class Evaluation(keras.callbacks.Callback):
     """Evaluates the generator with `generator.quality` every `eval_every` epochs and after the
     last (--classifier): rows in eval.csv, and generator_best.keras whenever FD-classifier
-    improves."""
+    improves. A generator of many views is evaluated view by view (`generator.view_control`)
+    into eval_views.csv; its eval.csv row holds the means over the views."""
 
     def __init__(self, options, folder, images, wgan, say):
         super().__init__()
@@ -202,20 +225,42 @@ class Evaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         """Evaluate when it is time."""
         if epoch % self.options["eval_every"] == 0 or is_last_epoch(self, epoch):
-            self.evaluate(epoch, int(logs["step"]))
+            figures = self.evaluate(epoch, int(logs["step"]))
+            logs.update({f"eval/{key}": float(figures[key]) for key in (*EVAL_COLUMNS,
+                                                                       "view_control")
+                         if figures.get(key) is not None})
+
+    def _figures(self, step, epoch):
+        """The evaluation's figures (for many views: their means, after writing their rows)."""
+        from generator.quality import evaluate_generator, real_statistics
+        from generator.sampling import wrap_model
+        options = self.options
+        generator = wrap_model(self.wgan.sampler, options=options)
+        if not options.get("views"):
+            if isinstance(self.real, list):  # statistics of the real images: computed once
+                self.real = real_statistics(self.classifier, self.real, options["view"],
+                                            options["batch"], image_size=options["image_size"],
+                                            fit=options["fit"], channels=options["channels"])
+            return evaluate_generator(generator, self.classifier, self.real, options["view"],
+                                      options["eval_samples"], seed=options["seed"],
+                                      batch_size=options["batch"])
+        from generator.view_control import evaluate_views, real_view_statistics
+        if isinstance(self.real, list):
+            self.real = real_view_statistics(
+                self.classifier, Path(options["data"]), options["views"], options["image_size"],
+                options["fit"], options["channels"], options["batch"])
+        result = evaluate_views(generator, self.classifier, self.real, options["eval_samples"],
+                                options["seed"], options["batch"])
+        self.folder.append_view_eval([{"step": step, "epoch": epoch, **figures}
+                                      for figures in result["views"].values()])
+        judged = [f for f in result["views"].values() if "fd_classifier" in f]
+        return {key: float(np.mean([f[key] for f in judged]))
+                for key in EVAL_COLUMNS[2:]} | {"view_control": result["view_control"]}
 
     def evaluate(self, epoch, step):
         """Evaluate now: an eval.csv row, generator_best.keras if best; returns the figures."""
-        from generator.quality import evaluate_generator, real_statistics
-        options = self.options
-        if isinstance(self.real, list):  # statistics of the real images: computed once
-            self.real = real_statistics(self.classifier, self.real, options["view"],
-                                        options["batch"], image_size=options["image_size"],
-                                        fit=options["fit"], channels=options["channels"])
+        figures = self._figures(step, epoch)
         generator = self.wgan.sampler
-        figures = evaluate_generator(generator, self.classifier, self.real, options["view"],
-                                     options["eval_samples"], seed=options["seed"],
-                                     batch_size=options["batch"])
         row = {key: figures.get(key) for key in EVAL_COLUMNS if key not in ("step", "epoch")}
         self.folder.append_eval({"step": step, "epoch": epoch, **row})
         self.say("  evaluation: " + ", ".join(f"{k} {float(v):.4g}" for k, v in row.items()))
@@ -225,3 +270,57 @@ class Evaluation(keras.callbacks.Callback):
             path = self.folder.save_model(generator, BEST_GENERATOR_FILE)
             self.say(f"  best FD-classifier so far -> {path}")
         return figures
+
+
+class TensorBoardLog(keras.callbacks.Callback):
+    """TensorBoard event files in the run folder's tensorboard/: every step's losses and
+    images/s under their metrics.csv names, each epoch's grid PNG and the evaluation figures
+    (`eval/...` in the epoch's logs), all against generator iterations. Put it after
+    `SampleGrid` and `Evaluation` in the list.
+
+    The events are written with TensorFlow's own `tf.summary.write` and the metadata of
+    TensorBoard's scalar and image plugins, so training needs no `tensorboard` package (which
+    `tf.summary.scalar` and `tf.summary.image` import); TensorBoard reads them as its own."""
+
+    def __init__(self, folder):
+        super().__init__()
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+        self.folder, self.tf = folder, tf
+        self.writer = tf.summary.create_file_writer(str(folder.tensorboard))
+        self.metadata = {}
+        for plugin in ("scalars", "images"):
+            metadata = summary_pb2.SummaryMetadata()
+            metadata.plugin_data.plugin_name = plugin
+            self.metadata[plugin] = metadata.SerializeToString()
+
+    def _scalar(self, tag, value, step):
+        self.tf.summary.write(tag, self.tf.constant(float(value), self.tf.float32), step,
+                              metadata=self.metadata["scalars"])
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Write the step's scalars."""
+        with self.writer.as_default():
+            for key, value in logs.items():
+                if key not in ("step", "seconds"):
+                    self._scalar(key, value, int(logs["step"]))
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Write the evaluation figures and the grid, and flush."""
+        step = int(logs["step"])
+        with self.writer.as_default():
+            for key, value in logs.items():
+                if key.startswith("eval/"):
+                    self._scalar(key, value, step)
+            grid = self.folder.grid_path(epoch)
+            if grid.exists():
+                with Image.open(grid) as image:
+                    width, height = image.size
+                picture = [str(width).encode(), str(height).encode(), grid.read_bytes()]
+                self.tf.summary.write("grid", self.tf.constant(picture), step,
+                                      metadata=self.metadata["images"])
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        """Close the event file."""
+        self.writer.close()

@@ -1,5 +1,6 @@
 """Measure a generator with the viewpoint classifier: view fidelity, FD-classifier, KID,
-diversity."""
+diversity; for a generator of many views each of them per view, view control and the
+asked-versus-seen confusion matrix."""
 
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 
 from cargen.aspect import FIT_MODES  # noqa: E402
 from cargen.cli import UsageError, run_main  # noqa: E402
@@ -20,6 +22,10 @@ EXAMPLES = """examples:
       --classifier classifier/models/views_64px --real data/pictures/front_left
   python generator/evaluate.py --model model_saved.h5 --classifier classifier/models/views_64px \\
       --real data/pictures --view front_left --n 500 --out /tmp/old_eval.json
+  python generator/evaluate.py --model generator/models/all_wgan-gp_64px_z100_b64_nc5 \
+      --classifier classifier/models/views_64px --real data/pictures --n 500
+      (a generator of many views: every view against data/pictures/<view>, and
+      view_confusion.png beside eval.json)
 
 figures (written to eval.json and printed):
   view_fidelity       share of generated images the classifier puts in --view with confidence
@@ -29,6 +35,8 @@ figures (written to eval.json and printed):
   kid                 kernel (MMD^2, cubic polynomial) distance in the same space, ~0 when alike
   diversity           mean pairwise feature distance of generated images; far below
                       real_diversity means mode collapse
+  view_control        (many views) share of a view's samples the classifier puts in the view
+                      asked for; view_confusion.png shows where the others went
 """
 
 
@@ -47,7 +55,10 @@ def parse_args(argv):
                         help="folder of real photos of the view; a folder with one sub-folder "
                              "per view (e.g. data/pictures) is also accepted (required)")
     parser.add_argument("--view", default=None,
-                        help="target view (default: the 'view' in the run's options.json)")
+                        help="target view (default: the 'view' in the run's options.json); "
+                             "for a generator of many views one of them, or all (the "
+                             "default), each against REAL/<view> (or its mirror's photos, "
+                             "flipped)")
     parser.add_argument("--n", type=int, default=1000,
                         help="number of generated images (default: 1000)")
     parser.add_argument("--n-real", type=int, default=0,
@@ -108,22 +119,51 @@ def summary(result):
     ])
 
 
+def view_table(result):
+    """A conditional generator's figures: one line per view."""
+    lines = [f"{'view':<12} {'fidelity':>8} {'real':>6} {'control':>7} {'FD-cls':>8} "
+             f"{'KID':>8} {'divers.':>7} {'real':>6}  real photos"]
+    for view, f in result["views"].items():
+        def number(key, form):
+            return format(f[key], form) if f.get(key) is not None else "-"
+        lines.append(f"{view:<12} {number('view_fidelity', '8.1%')} "
+                     f"{number('real_view_fidelity', '6.1%')} {number('view_control', '7.1%')} "
+                     f"{number('fd_classifier', '8.4g')} {number('kid', '8.3g')} "
+                     f"{number('diversity', '7.3g')} {number('real_diversity', '6.3g')}  "
+                     f"{f['real_photos']}")
+    lines.append(f"view control over {len(result['views'])} views: {result['view_control']:.1%}")
+    return "\n".join(lines)
+
+
 def main(argv=None):
-    """Evaluate, write eval.json, print the figures."""
+    """Evaluate, write eval.json (and view_confusion.png), print the figures."""
     args = parse_args(argv)
     from classifier.inference import load_classifier
     from generator.quality import evaluate_generator
-    from generator.run_folder import RunFolder
-    from generator.sampling import load_generator
+    from generator.run_folder import VIEW_CONFUSION_FILE, RunFolder
+    from generator.sampling import load_generator, views_to_draw
     generator = load_generator(args.model, prefer_best=not args.last)
     view = args.view or generator.options.get("view")
     if not view:
         raise UsageError(f"{args.model}: no view in options.json; pass --view")
+    if generator.views is None and view != generator.options.get("view", view):
+        print(f"warning: {generator.path} was trained on {generator.options['view']}; "
+              f"evaluating it as {view}", file=sys.stderr)
     classifier = load_classifier(args.classifier)
-    real = real_image_paths(args.real, view, args.n_real, args.seed)
-    result = evaluate_generator(generator, classifier, real, view, args.n, seed=args.seed,
-                                batch_size=args.batch_size, threshold=args.threshold,
-                                fit=args.fit)
+    if generator.views is None:
+        real = real_image_paths(args.real, view, args.n_real, args.seed)
+        result = evaluate_generator(generator, classifier, real, view, args.n, seed=args.seed,
+                                    batch_size=args.batch_size, threshold=args.threshold,
+                                    fit=args.fit)
+    else:
+        from generator.view_control import evaluate_views, real_view_statistics
+        views = [name for name, _ in views_to_draw(generator, args.view)]
+        reals = real_view_statistics(classifier, Path(args.real), views, generator.image_size,
+                                     args.fit or generator.options.get("fit") or classifier.fit,
+                                     generator.channels, args.batch_size, args.n_real,
+                                     args.seed)
+        result = evaluate_views(generator, classifier, reals, args.n, args.seed,
+                                args.batch_size, args.threshold)
     result = {"model": str(generator.path), "classifier": str(args.classifier),
               "real": str(args.real), **result}
     model_path = Path(args.model)
@@ -132,7 +172,14 @@ def main(argv=None):
     if out.is_dir():
         out = RunFolder(out).eval_report
     write_json(out, result)
-    print(summary(result))
+    if generator.views is None:
+        print(summary(result))
+    else:
+        from generator.view_control import confusion_picture
+        print(view_table(result))
+        picture = confusion_picture(result["confusion"], out.parent / VIEW_CONFUSION_FILE,
+                                    f"{generator.path}: views asked for and seen")
+        print(f"wrote {picture}")
     print(json.dumps(result, indent=2))
     print(f"wrote {out}")
 

@@ -108,15 +108,26 @@ class TrainingImages:
             bar.close(f"{count} images, {len(self.failed)} unreadable")
         return count
 
+    def examples(self, seed=None):
+        """Endless dataset of the uint8 images, shuffled anew every pass."""
+        buffer = min(self.count, SHUFFLE_BUFFER)
+        return self.cached.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+
     def batches(self, batch_size, seed=None):
         """Endless dataset of float32 batches (batch_size, S, S, channels) in [-1, 1]."""
-        import tensorflow as tf
         if self.count < batch_size:
             print(f"warning: {self.folder}: only {self.count} images, fewer than a batch of "
                   f"{batch_size}; each batch repeats images", file=sys.stderr)
-        buffer = min(self.count, SHUFFLE_BUFFER)
-        dataset = self.cached.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-        dataset = dataset.batch(batch_size, drop_remainder=True)
-        dataset = dataset.map(lambda images: tf.cast(images, tf.float32) / 127.5 - 1.0,
-                              num_parallel_calls=tf.data.AUTOTUNE)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return scaled_batches(self.examples(seed), batch_size)
+
+
+def scaled_batches(examples, batch_size):
+    """Batches of `examples` (uint8 images, or (uint8 image, label) pairs) with the images as
+    float32 in [-1, 1], prefetched."""
+    import tensorflow as tf
+
+    def scale(images, *labels):
+        images = tf.cast(images, tf.float32) / 127.5 - 1.0
+        return (images, *labels) if labels else images
+    dataset = examples.batch(batch_size, drop_remainder=True)
+    return dataset.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

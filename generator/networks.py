@@ -6,6 +6,11 @@ its images lie in [-1, 1]. The critic mirrors it: stride-2 convolutions with Lea
 norm after the first layer for the clipped WGAN; layer norm for WGAN-GP, whose penalty is per
 sample) down to 4x4, then one linear unit: a Wasserstein critic outputs a score, not a probability.
 Weights start from N(0, 0.02) as in DCGAN and the WGAN paper's code.
+
+The conditional pair (one generator for every view) takes view ids beside the inputs: the
+generator concatenates a learned view embedding to the latents before its dense layer, and the
+projection critic (Miyato and Koyama 2018) scores linear(h) + <embed(view), h> on its last
+features h.
 """
 
 import keras
@@ -37,15 +42,10 @@ def _gamma_init():
     return keras.initializers.RandomNormal(1.0, 0.02)
 
 
-def build_generator(latent_dim=100, image_size=64, channels=3, width=64, max_filters=512):
-    """Generator: (N, latent_dim) standard-normal latents -> (N, S, S, channels) in [-1, 1].
-
-    `width` is the filter count of the last hidden block (at S/2); each halving of the
-    resolution doubles it, up to `max_filters`.
-    """
+def _generator_body(x, image_size, channels, width, max_filters):
+    """The generator from its dense layer's input `x` to tanh images."""
     filters = _filters(image_size, width, max_filters)
-    latents = keras.Input((latent_dim,), name="latents")
-    x = layers.Dense(4 * 4 * filters[4], use_bias=False, kernel_initializer=_init())(latents)
+    x = layers.Dense(4 * 4 * filters[4], use_bias=False, kernel_initializer=_init())(x)
     x = layers.Reshape((4, 4, filters[4]))(x)
     x = layers.BatchNormalization(momentum=0.9, gamma_initializer=_gamma_init())(x)
     x = layers.ReLU()(x)
@@ -57,22 +57,40 @@ def build_generator(latent_dim=100, image_size=64, channels=3, width=64, max_fil
         x = layers.ReLU()(x)
         size *= 2
     x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=_init())(x)
-    images = layers.Activation("tanh", dtype="float32", name="images")(x)
+    return layers.Activation("tanh", dtype="float32", name="images")(x)
+
+
+def build_generator(latent_dim=100, image_size=64, channels=3, width=64, max_filters=512):
+    """Generator: (N, latent_dim) standard-normal latents -> (N, S, S, channels) in [-1, 1].
+
+    `width` is the filter count of the last hidden block (at S/2); each halving of the
+    resolution doubles it, up to `max_filters`.
+    """
+    latents = keras.Input((latent_dim,), name="latents")
+    images = _generator_body(latents, image_size, channels, width, max_filters)
     return keras.Model(latents, images, name="generator")
 
 
-def build_critic(image_size=64, channels=3, width=64, normalization="batch", max_filters=512):
-    """Critic: (N, S, S, channels) images in [-1, 1] -> (N, 1) unbounded scores.
+def build_conditional_generator(latent_dim, n_views, image_size=64, channels=3, width=64,
+                                max_filters=512):
+    """Generator of every view: [(N, latent_dim) latents, (N,) int view ids] -> (N, S, S, C).
 
-    `normalization` after every convolution but the first: "batch" (DCGAN, used with weight
-    clipping), "layer" (per-sample, what WGAN-GP recommends instead of batch norm, whose
-    cross-sample mixing breaks the per-sample gradient penalty) or "none". Convolutions have
-    no bias (the normalisation's offset takes its place, as in DCGAN's reference code).
+    A learned `latent_dim`-long embedding of the view is concatenated to the latents; the rest
+    is `build_generator`'s network.
     """
+    latents = keras.Input((latent_dim,), name="latents")
+    view_ids = keras.Input((), dtype="int32", name="view_ids")
+    embedded = layers.Embedding(n_views, latent_dim, name="view_embedding")(view_ids)
+    x = layers.Concatenate()([latents, embedded])
+    images = _generator_body(x, image_size, channels, width, max_filters)
+    return keras.Model([latents, view_ids], images, name="conditional_generator")
+
+
+def _critic_features(images, image_size, width, normalization, max_filters):
+    """The critic's flattened 4x4 features of `images` (the input of its score)."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}")
     filters = _filters(image_size, width, max_filters)
-    images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     size = image_size // 2
     while size >= 4:
@@ -84,9 +102,37 @@ def build_critic(image_size=64, channels=3, width=64, normalization="batch", max
             x = layers.LayerNormalization(axis=(1, 2, 3), gamma_initializer=_gamma_init())(x)
         x = layers.LeakyReLU(0.2)(x)
         size //= 2
-    x = layers.Flatten()(x)
+    return layers.Flatten()(x)
+
+
+def build_critic(image_size=64, channels=3, width=64, normalization="batch", max_filters=512):
+    """Critic: (N, S, S, channels) images in [-1, 1] -> (N, 1) unbounded scores.
+
+    `normalization` after every convolution but the first: "batch" (DCGAN, used with weight
+    clipping), "layer" (per-sample, what WGAN-GP recommends instead of batch norm, whose
+    cross-sample mixing breaks the per-sample gradient penalty) or "none". Convolutions have
+    no bias (the normalisation's offset takes its place, as in DCGAN's reference code).
+    """
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = _critic_features(images, image_size, width, normalization, max_filters)
     scores = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="score")(x)
     return keras.Model(images, scores, name="critic")
+
+
+def build_projection_critic(n_views, image_size=64, channels=3, width=64, normalization="batch",
+                            max_filters=512):
+    """Projection critic (Miyato and Koyama 2018): [(N, S, S, C) images, (N,) int view ids] ->
+    (N, 1) scores linear(h) + <embed(view), h>, h the features of `build_critic`'s network."""
+    images = keras.Input((image_size, image_size, channels), name="images")
+    view_ids = keras.Input((), dtype="int32", name="view_ids")
+    features = _critic_features(images, image_size, width, normalization, max_filters)
+    features = layers.Activation("linear", dtype="float32")(features)
+    embedded = layers.Embedding(n_views, features.shape[-1], embeddings_initializer=_init(),
+                                dtype="float32", name="view_projection")(view_ids)
+    projection = layers.Dot(axes=1, dtype="float32")([features, embedded])
+    linear = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="score")(features)
+    scores = layers.Add(dtype="float32")([linear, projection])
+    return keras.Model([images, view_ids], scores, name="projection_critic")
 
 
 def forward_flops(model):

@@ -46,6 +46,25 @@ def image_grid(images, columns=None, padding=2, scale=1, background=48):
     return grid
 
 
+def label_rows(grid, labels, padding=2, background=255, colour=(20, 20, 20)):
+    """`grid` (uint8 (H, W, 3), equal rows as `image_grid` tiles them) with a margin on its
+    left naming each row."""
+    from PIL import Image, ImageDraw
+
+    from cargen.contact_sheet import label_font
+    row_height = (grid.shape[0] - padding) / len(labels)
+    font = label_font(max(10, min(16, round(row_height / 4))))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    margin = 8 + round(max(measure.textlength(label, font=font) for label in labels))
+    canvas = Image.new("RGB", (grid.shape[1] + margin, grid.shape[0]), (background,) * 3)
+    canvas.paste(Image.fromarray(grid), (margin, 0))
+    draw = ImageDraw.Draw(canvas)
+    for row, label in enumerate(labels):
+        draw.text((4, padding + (row + 0.5) * row_height), label, fill=colour, font=font,
+                  anchor="lm")
+    return np.asarray(canvas)
+
+
 def save_png(image, path):
     """Write a uint8 (H, W, 1 or 3) image as PNG, atomically (never a half-written file)."""
     from PIL import Image

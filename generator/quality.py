@@ -8,7 +8,9 @@
 - KID: the unbiased squared MMD with the cubic polynomial kernel in the same feature space,
   averaged over random subsets (less biased than FD for small samples);
 - diversity: the mean pairwise L2 distance between feature vectors, generated and real. A
-  collapsed generator draws near-identical cars and its diversity falls far below the real one.
+  collapsed generator draws near-identical cars and its diversity falls far below the real one;
+- view control: the share of generated images whose most likely class is the view they were
+  asked for (what matters for a generator of many views; `generator.view_control`).
 """
 
 import time
@@ -39,6 +41,8 @@ class ImageStatistics:
     fit: str = None
     channels: int = 3
     aspect: float = None  # padded or stretched squares: the pictures' width / height, restored
+    predicted: np.ndarray = None  # generated images: the classifier's class index of each
+    target: int = None  # generated images: the index of the class they were asked to show
 
     @property
     def count(self):
@@ -74,7 +78,7 @@ def _grayscale(images):
 
 
 def real_statistics(classifier, real_paths, view, batch_size=128, image_size=None, fit=None,
-                    channels=3):
+                    channels=3, flip=False):
     """Features and target-view confidences of real images (unreadable files are skipped).
 
     To compare like with like, give the generator's `image_size`, `fit` and `channels`: each
@@ -82,7 +86,8 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
     a 1-channel generator) and only then resized to the classifier's input, like the
     generated images. Without `image_size` the photos go straight to the classifier's size.
     Compute this once and pass it as `real_paths` to `evaluate_generator` when evaluating
-    many times against the same real images (e.g. during training).
+    many times against the same real images (e.g. during training). With `flip` the photos are
+    shown flipped left-right (photos of `view`'s mirror view standing in for its own).
     """
     tf = quiet_tensorflow()
     from cargen.pipeline import image_dataset
@@ -108,6 +113,8 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
         if len(images):
             images = fit_for_classifier(picture_shape(images, fit, aspect),
                                         classifier.image_size, classifier.fit)
+            if flip:
+                images = images[:, :, ::-1]
             features.append(classifier.features(images))
             confidence.append(classifier.predict(images)[:, index])
     if not features:
@@ -118,20 +125,25 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
 
 def generated_statistics(generator, classifier, view, n, seed=0, batch_size=128, aspect=None,
                          fit="pad"):
-    """Features and target-view confidences of `n` images generated from seeded latents;
-    `aspect` and `fit`: the real statistics' (see `cargen.aspect.picture_shape`), for a generator trained on
-    pictures made square with `fit` and shown to a classifier that squares them otherwise."""
+    """Features, target-view confidences and predicted classes of `n` images generated from
+    seeded latents (asked for `view` from a conditional generator); `aspect` and `fit`: the
+    real statistics' (see `cargen.aspect.picture_shape`), for a generator trained on pictures
+    made square with `fit` and shown to a classifier that squares them otherwise."""
     generator = as_generator(generator)
     index = _view_index(classifier, view)
+    view_id = generator.view_id(view) if generator.views is not None else None
     latents = sample_latents(n, generator.latent_dim, seed)
-    features, confidence = [], []
+    features, confidence, predicted = [], [], []
     for start in range(0, n, batch_size):
-        images = to_uint8(generator(latents[start:start + batch_size]))
+        images = to_uint8(generator(latents[start:start + batch_size], view_id))
         images = fit_for_classifier(picture_shape(images, fit, aspect), classifier.image_size,
                                     classifier.fit)
         features.append(classifier.features(images))
-        confidence.append(classifier.predict(images)[:, index])
-    return ImageStatistics(np.concatenate(features), np.concatenate(confidence))
+        probabilities = classifier.predict(images)
+        confidence.append(probabilities[:, index])
+        predicted.append(np.argmax(probabilities, axis=1))
+    return ImageStatistics(np.concatenate(features), np.concatenate(confidence),
+                           predicted=np.concatenate(predicted), target=index)
 
 
 def _sqrt_psd(matrix):
@@ -196,10 +208,19 @@ def mean_pairwise_distance(features, max_samples=DIVERSITY_MAX_IMAGES, seed=0):
     return float((distances.sum() - np.trace(distances)) / (n * (n - 1)))
 
 
+def generated_figures(generated, classes, threshold=CONFIDENCE_THRESHOLD):
+    """The figures of generated `ImageStatistics` that need no real images: view fidelity,
+    view control and the shares of the `classes` classifier classes among the images."""
+    return {"view": classes[generated.target],
+            "view_fidelity": float(np.mean(generated.view_confidence >= threshold)),
+            "view_control": float(np.mean(generated.predicted == generated.target)),
+            "predicted_shares": list(np.bincount(generated.predicted, minlength=len(classes))
+                                     / generated.count)}
+
+
 def compare(generated, real, threshold=CONFIDENCE_THRESHOLD, seed=0):
-    """All metrics from two `ImageStatistics` as a dict (see the module docstring)."""
+    """The metrics comparing two `ImageStatistics`, as a dict (see the module docstring)."""
     return {
-        "view_fidelity": float(np.mean(generated.view_confidence >= threshold)),
         "real_view_fidelity": float(np.mean(real.view_confidence >= threshold)),
         "fd_classifier": frechet_distance(real.features, generated.features),
         "kid": kernel_inception_distance(real.features, generated.features, seed=seed),
@@ -222,7 +243,8 @@ def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch
     Listed photos are prepared like the generator's training images: squared with `fit`
     (default: the run's options.json, else the classifier's fit) at the generator's size.
     Returns a dict with view_fidelity, real_view_fidelity, fd_classifier, kid, diversity,
-    real_diversity, n_generated, n_real, seconds (and a few details).
+    real_diversity, view_control, predicted_shares, n_generated, n_real, seconds (and a few
+    details).
     """
     start = time.perf_counter()
     generator = as_generator(generator)
@@ -243,7 +265,8 @@ def evaluate_generator(generator, classifier, real_paths, view, n, seed=0, batch
         raise UsageError("need at least 2 readable real images to compare")
     generated = generated_statistics(generator, classifier, view, n, seed, batch_size,
                                      real.aspect, real.fit)
-    result = {"view": view, **compare(generated, real, threshold, seed),
+    result = {**generated_figures(generated, classifier.classes, threshold),
+              **compare(generated, real, threshold, seed),
               "real_image_size": real.image_size, "real_fit": real.fit,
               "picture_aspect": real.aspect}
     result["seconds"] = round(time.perf_counter() - start, 2)

@@ -6,7 +6,9 @@ The one owner of the folder's file names: training writes, and `generator/genera
     generator/models/<view>_<key params>/
         options.json             every option of the run
         metrics.csv              one row per generator iteration
-        eval.csv                 one row per evaluation (--classifier), when it ran
+        eval.csv                 one row per evaluation (--classifier), when it ran; for a
+                                 generator of many views the means over its views
+        eval_views.csv           a generator of many views: one row per evaluation and view
         loss_plot.png            the losses so far, redrawn every epoch
         images/generated_plot_EEEE.png   a grid from the same fixed latents after every epoch
         progress.gif             those grids as an animation (rewritten now and then)
@@ -14,6 +16,8 @@ The one owner of the folder's file names: training writes, and `generator/genera
         generator.keras          the generator after the last finished epoch
         generator_best.keras     the generator with the best FD-classifier so far (evaluation)
         eval.json                the figures of `generator/evaluate.py`, when it ran
+        view_confusion.png       its asked-versus-seen views, for a generator of many views
+        tensorboard/             TensorBoard event files: the losses, evaluations and grids
 
 Every file is written through `cargen.safe_files`, so a run killed at any moment leaves only
 whole files; a resumed run drops metric rows newer than its last checkpoint (and a half-written
@@ -30,17 +34,20 @@ from PIL import Image
 from cargen.aspect import restore_aspect
 from cargen.cli import UsageError
 from cargen.safe_files import repair_last_line, replace_atomically, write_text
-from generator.pictures import grid_scale, image_grid, save_gif, to_rgb, to_uint8
+from generator.pictures import grid_scale, image_grid, label_rows, save_gif, to_rgb, to_uint8
 
 OPTIONS_FILE = "options.json"
 METRICS_FILE = "metrics.csv"
 EVAL_FILE = "eval.csv"
+VIEW_EVAL_FILE = "eval_views.csv"
 EVAL_REPORT_FILE = "eval.json"
+VIEW_CONFUSION_FILE = "view_confusion.png"
 LOSS_PLOT_FILE = "loss_plot.png"
 PROGRESS_GIF_FILE = "progress.gif"
 IMAGES_DIR = "images"
 GRID_FILES = "generated_plot_*.png"  # one per epoch: generated_plot_EEEE.png
 CHECKPOINTS_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
 GENERATOR_FILE = "generator.keras"
 BEST_GENERATOR_FILE = "generator_best.keras"
 
@@ -48,13 +55,15 @@ METRIC_COLUMNS = ("step", "epoch", "critic_loss_real", "critic_loss_fake", "wass
                   "gradient_penalty", "generator_loss", "images_per_second", "seconds")
 EVAL_COLUMNS = ("step", "epoch", "view_fidelity", "real_view_fidelity", "fd_classifier", "kid",
                 "diversity", "real_diversity")
+VIEW_EVAL_COLUMNS = ("step", "epoch", "view", "view_fidelity", "real_view_fidelity",
+                     "view_control", "fd_classifier", "kid", "diversity", "real_diversity")
 # Options that change what is trained: a resumed run must have the same values. (How it is
 # computed - --jit, --mixed-precision, --strategy - may change, e.g. to resume on a GPU.)
 TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "latent_dim",
                     "batch", "n_critic", "lr", "clip_value", "gp_weight", "beta_1", "beta_2",
-                    "width", "steps_per_epoch", "grid", "seed", "ema")
+                    "width", "steps_per_epoch", "grid", "seed", "ema", "views_asked", "without")
 # Values of training options that runs made before the option existed had.
-OPTION_DEFAULTS = {"ema": 0.0}
+OPTION_DEFAULTS = {"ema": 0.0, "views_asked": None, "without": None}
 NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
 MAX_GIF_FRAMES = 100
 GRID_MIN_TILE = 128  # pixels: small images are enlarged to at least this in the grids
@@ -81,9 +90,11 @@ class RunFolder:
         self.path = Path(path)
         self.images = self.path / IMAGES_DIR
         self.checkpoints = self.path / CHECKPOINTS_DIR
+        self.tensorboard = self.path / TENSORBOARD_DIR
         self.options_file = self.path / OPTIONS_FILE
         self.metrics_file = self.path / METRICS_FILE
         self.eval_file = self.path / EVAL_FILE
+        self.view_eval_file = self.path / VIEW_EVAL_FILE
         self.eval_report = self.path / EVAL_REPORT_FILE
         self.loss_plot = self.path / LOSS_PLOT_FILE
         self.progress_gif = self.path / PROGRESS_GIF_FILE
@@ -129,17 +140,22 @@ class RunFolder:
     def start_metrics(self, last_step=0):
         """Make sure metrics.csv exists with its header; drop rows after `last_step` (from a
         run killed after its last checkpoint). Returns the last kept row (or None)."""
-        repair_last_line(self.metrics_file)
-        repair_last_line(self.eval_file)
-        rows = self.read_csv(self.metrics_file)
-        kept = [row for row in rows if int(row["step"]) <= last_step]
-        if not self.metrics_file.exists() or len(kept) != len(rows):
-            self._write_csv(self.metrics_file, METRIC_COLUMNS, kept)
-        eval_rows = self.read_csv(self.eval_file)
-        kept_eval = [row for row in eval_rows if int(row["step"]) <= last_step]
-        if len(kept_eval) != len(eval_rows):
-            self._write_csv(self.eval_file, EVAL_COLUMNS, kept_eval)
+        kept = self._drop_rows_after(self.metrics_file, METRIC_COLUMNS, last_step)
+        if not self.metrics_file.exists():
+            self._write_csv(self.metrics_file, METRIC_COLUMNS, [])
+        self._drop_rows_after(self.eval_file, EVAL_COLUMNS, last_step)
+        self._drop_rows_after(self.view_eval_file, VIEW_EVAL_COLUMNS, last_step)
         return kept[-1] if kept else None
+
+    def _drop_rows_after(self, path, columns, last_step):
+        """Rewrite the CSV file without its rows after `last_step` (and a half-written last
+        line); returns the rows kept."""
+        repair_last_line(path)
+        rows = self.read_csv(path)
+        kept = [row for row in rows if int(row["step"]) <= last_step]
+        if len(kept) != len(rows):
+            self._write_csv(path, columns, kept)
+        return kept
 
     @staticmethod
     def read_csv(path):
@@ -165,6 +181,10 @@ class RunFolder:
         """Append one evaluation row (dict with EVAL_COLUMNS) to eval.csv."""
         self._append(self.eval_file, EVAL_COLUMNS, [row])
 
+    def append_view_eval(self, rows):
+        """Append one evaluation's rows, one per view (VIEW_EVAL_COLUMNS), to eval_views.csv."""
+        self._append(self.view_eval_file, VIEW_EVAL_COLUMNS, rows)
+
     @staticmethod
     def _append(path, columns, rows):
         new = not Path(path).exists()
@@ -183,12 +203,15 @@ class RunFolder:
         """The saved grids, oldest epoch first."""
         return sorted(self.images.glob(GRID_FILES))
 
-    def save_grid(self, images, epoch, columns, aspect=None):
+    def save_grid(self, images, epoch, columns, aspect=None, row_labels=None):
         """Save generated images (N, S, S, C) in [-1, 1] as the grid of `epoch`, each shown
-        at width / height `aspect` (see `cargen.aspect.restore_aspect`)."""
+        at width / height `aspect` (see `cargen.aspect.restore_aspect`), its rows named by
+        `row_labels` in a margin on the left when given."""
         images = to_rgb(restore_aspect(to_uint8(images), aspect))
         grid = image_grid(images, columns, padding=2, background=255,
                           scale=grid_scale(images.shape[1], GRID_MIN_TILE))
+        if row_labels:
+            grid = label_rows(grid, row_labels)
         path = self.grid_path(epoch)
         replace_atomically(path, lambda p: Image.fromarray(grid).save(p, format="PNG"))
         return path

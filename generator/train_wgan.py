@@ -1,7 +1,9 @@
-"""Train a Wasserstein GAN on one folder of car pictures of one view.
+"""Train a Wasserstein GAN on one folder of car pictures of one view, or one generator of every
+view on all view folders at once (--views).
 
 Examples:
   python generator/train_wgan.py --data data/pictures/front_left
+  python generator/train_wgan.py --data-root data/pictures --views all --loss wgan-gp
   python generator/train_wgan.py --data-root data/pictures --view front_left --epochs 100
   python generator/train_wgan.py --data data/pictures/front_left --resume
   python generator/train_wgan.py --data data/pictures/front_left --loss wgan-gp
@@ -28,6 +30,13 @@ fixed latents (images/generated_plot_EEEE.png), metrics.csv rows, a checkpoint a
 generator.keras; progress.gif animates the grids and loss_plot.png draws the losses (both
 redrawn about ten times per run and at the end). With --classifier, eval.csv gets the
 evaluation figures and generator_best.keras the generator with the lowest FD-classifier.
+
+--views trains one generator G(z, view) and one projection critic (Miyato and Koyama 2018) on
+the folders DATA_ROOT/<view> of the views named: every batch draws each view equally often,
+and a view's mirror's photos, flipped, count as its own (a flipped left photo is a right one),
+so a view without photos is learned from its mirror's. The run folder is
+MODELS_DIR/all_<loss>_... (or <view>+<view>_...); its grids have one row per view, from the same
+latents in every row.
 """
 
 import argparse
@@ -60,6 +69,12 @@ def parse_args(argv=None):
                       help="folder holding one sub-folder per view (default: %(default)s)")
     data.add_argument("--view", help="view name, recorded in options.json and the run name "
                       f"({', '.join(VIEWS)}; default: the --data folder's name)")
+    data.add_argument("--views", help="train one conditional generator on the folders "
+                      "DATA_ROOT/<view> of these views: all (the eight car views) or a comma-"
+                      "separated list (default: off, one view)")
+    data.add_argument("--without", default="", metavar="VIEWS",
+                      help="with --views: leave these views' own photos out, so they are "
+                      "learned from their mirror's only (comma-separated; default: none)")
     data.add_argument("--fit", choices=FIT_MODES, default="stretch",
                       help="how pictures are made square: stretch squeezes the whole picture "
                       "into the square (every pixel is car or scene; samples are shown back at "
@@ -105,6 +120,10 @@ def parse_args(argv=None):
                        "off, the paper's plain generator (default: %(default)s)")
     model.add_argument("--epochs", type=int, default=50,
                        help="epochs to train in total (default: %(default)s)")
+    model.add_argument("--minutes", type=float, default=0.0,
+                       help="stop after the epoch in which the run's training time (resumed "
+                       "runs: in total) passes this many minutes; 0 = no limit, train --epochs "
+                       "(default: %(default)s)")
     model.add_argument("--steps-per-epoch", type=int, default=0,
                        help="generator iterations per epoch (default: 0 = ceil(images / batch))")
     model.add_argument("--seed", type=int, default=0,
@@ -150,8 +169,47 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _conditional_options(args):
+    """The data options of a --views run: data is DATA_ROOT, view names the set of views."""
+    from generator.conditional_input import ALL_VIEWS, parse_views
+    if args.data or args.view:
+        raise UsageError("--views trains on DATA_ROOT/<view> folders; leave out --data and --view")
+    views = parse_views(args.views)
+    without = parse_views(args.without) if args.without else []
+    root = Path(args.data_root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder (--data-root, with one sub-folder per view)")
+    name = ALL_VIEWS if args.views.strip() == ALL_VIEWS else "+".join(views)
+    return {"data": str(root), "view": name, "views_asked": views, "without": without}
+
+
 def resolve_options(args):
     """The options dict a run records in options.json."""
+    if args.without and not args.views:
+        raise UsageError("--without needs --views")
+    check_image_size(args.image_size)
+    if args.views:
+        data_options = _conditional_options(args)
+    else:
+        data_options = _one_view_options(args)
+        find_training_images(data_options["data"])
+    for name in ("batch", "n_critic", "latent_dim", "width", "epochs", "grid", "eval_every",
+                 "eval_samples"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0.0 <= args.ema < 1.0:
+        raise UsageError(f"--ema must be in [0, 1) (0 = off), not {args.ema}")
+    options = vars(args).copy()
+    options.pop("data_root")
+    options.pop("sweep")
+    options.pop("cpu_replicas")
+    options.pop("views")
+    options.update(data_options)
+    return options
+
+
+def _one_view_options(args):
+    """The data options of a one-view run: its folder and its view."""
     if not args.data and not args.view:
         raise UsageError("give --data FOLDER, or --view VIEW (with --data-root)")
     if args.view:
@@ -164,20 +222,7 @@ def resolve_options(args):
     if view not in VIEWS:
         print(f"warning: {data}: folder name {view!r} is not a view name; recorded as the view "
               f"(pass --view to name it)", file=sys.stderr)
-    check_image_size(args.image_size)
-    find_training_images(data)
-    for name in ("batch", "n_critic", "latent_dim", "width", "epochs", "grid", "eval_every",
-                 "eval_samples"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if not 0.0 <= args.ema < 1.0:
-        raise UsageError(f"--ema must be in [0, 1) (0 = off), not {args.ema}")
-    options = vars(args).copy()
-    options.pop("data_root")
-    options.pop("sweep")
-    options.pop("cpu_replicas")
-    options.update(data=str(data), view=view)
-    return options
+    return {"data": str(data), "view": view, "views_asked": None, "without": None}
 
 
 def main(argv=None):

@@ -1,11 +1,14 @@
-"""Training a WGAN on one view folder into a run folder: set-up, resume, the epoch loop.
+"""Training a WGAN on one view folder, or one for many views, into a run folder: set-up,
+resume, the epoch loop.
 
 The loop runs the compiled `WGAN.train_step` and hands every step's and epoch's logs to the
 `generator.callbacks` (a `keras.callbacks.CallbackList`), which do all per-epoch work.
 
 `train(options)` does everything `generator/train_wgan.py` promises; `options` is a dict with
 the script's option names (see `train_wgan.py --help`). An epoch is ceil(images / batch)
-generator iterations (the seed's definition), unless `steps_per_epoch` is given.
+generator iterations (the seed's definition), unless `steps_per_epoch` is given. With
+`views_asked` (a list of views) one conditional generator learns every view folder of
+`data_root` (see `generator.conditional_input`); its grids have one row per view.
 """
 
 import math
@@ -31,9 +34,15 @@ from generator.callbacks import (  # noqa: E402
     SaveCheckpoint,
     SaveGenerator,
     StopWhenNotFinite,
+    TensorBoardLog,
 )
 from generator.input import TrainingImages, check_image_size  # noqa: E402
-from generator.networks import build_critic, build_generator  # noqa: E402
+from generator.networks import (  # noqa: E402
+    build_conditional_generator,
+    build_critic,
+    build_generator,
+    build_projection_critic,
+)
 from generator.wgan import LOSSES, WGAN  # noqa: E402
 
 CHECKPOINTS_KEPT = 3
@@ -95,20 +104,27 @@ def _optimizers(options, policy):
     return generator_optimizer, critic_optimizer
 
 
-def build_wgan(options, strategy=None):
-    """Networks, optimizers and the WGAN for `options` (under `strategy`'s scope)."""
+def build_wgan(options, strategy=None, views=None):
+    """Networks, optimizers and the WGAN for `options` (under `strategy`'s scope); with
+    `views`, the conditional networks of those views."""
     scope = strategy.scope() if strategy else tf.distribute.get_strategy().scope()
+    size, channels, width = options["image_size"], options["channels"], options["width"]
+    normalization = "batch" if options["loss"] == "wgan" else "layer"
     with scope:
-        generator = build_generator(options["latent_dim"], options["image_size"],
-                                    options["channels"], options["width"])
-        critic = build_critic(options["image_size"], options["channels"], options["width"],
-                              normalization="batch" if options["loss"] == "wgan" else "layer")
+        if views:
+            generator = build_conditional_generator(options["latent_dim"], len(views), size,
+                                                    channels, width)
+            critic = build_projection_critic(len(views), size, channels, width, normalization)
+        else:
+            generator = build_generator(options["latent_dim"], size, channels, width)
+            critic = build_critic(size, channels, width, normalization)
         generator_optimizer, critic_optimizer = _optimizers(
             options, keras.mixed_precision.global_policy().name)
         wgan = WGAN(generator, critic, generator_optimizer, critic_optimizer,
                     options["latent_dim"], loss=options["loss"], n_critic=options["n_critic"],
                     clip_value=options["clip_value"], gp_weight=options["gp_weight"],
-                    strategy=strategy, jit=options["jit"], ema=options.get("ema", 0.0))
+                    strategy=strategy, jit=options["jit"], ema=options.get("ema", 0.0),
+                    views=views)
         wgan.build()
     return wgan
 
@@ -150,19 +166,41 @@ def train(options, sweep_keys=(), out=sys.stdout):
 
 def _checkpointed_state(options):
     """The training state a checkpoint holds besides the networks and optimizers: generator
-    iterations and epochs done, training seconds, and the fixed latents of the grids."""
+    iterations and epochs done, training seconds, and the fixed latents of the grids (a
+    conditional run's: one row of `grid`, drawn for every view)."""
+    count = options["grid"] if options.get("views_asked") else options["grid"] ** 2
     fixed = np.random.default_rng(options["seed"]).standard_normal(
-        (options["grid"] ** 2, options["latent_dim"])).astype(np.float32)
+        (count, options["latent_dim"])).astype(np.float32)
     return {"step": tf.Variable(0, dtype=tf.int64, trainable=False, name="step"),
             "epoch": tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch"),
             "seconds": tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds"),
             "fixed_latents": tf.Variable(fixed, trainable=False, name="fixed_latents")}
 
 
+def _training_images(options, folder, say):
+    """The input of the run: `TrainingImages` of one folder, or the `ViewImages` of a
+    conditional run (whose trained views are recorded as options["views"], and must be the
+    same on resume)."""
+    if not options.get("views_asked"):
+        return TrainingImages(options["data"], options["image_size"], options["channels"],
+                              options["fit"], cache_file=options["cache"],
+                              progress=options["progress"])
+    from generator.conditional_input import ViewImages
+    images = ViewImages(options["data"], options["views_asked"], options["image_size"],
+                        options["channels"], options["fit"], cache_file=options["cache"],
+                        progress=options["progress"], without=options.get("without") or ())
+    for line in images.report():
+        say(line)
+    saved = folder.read_options().get("views") if options["resume"] else None
+    if saved is not None and saved != images.views:
+        raise UsageError(f"{folder.options_file}: the run was trained on the views "
+                         f"{', '.join(saved)}; the photos now give {', '.join(images.views)}")
+    options["views"] = images.views
+    return images
+
+
 def _train(options, folder, say):
-    images = TrainingImages(options["data"], options["image_size"], options["channels"],
-                            options["fit"], cache_file=options["cache"],
-                            progress=options["progress"])
+    images = _training_images(options, folder, say)
     if images.failed:
         say(f"skipped {len(images.failed)} unreadable file(s), e.g. {images.failed[0]}")
     strategy = make_strategy(options["strategy"])
@@ -171,7 +209,7 @@ def _train(options, folder, say):
     if batch % replicas:
         raise UsageError(f"--batch-size {batch} must be a multiple of the {replicas} replicas")
     steps_per_epoch = options["steps_per_epoch"] or math.ceil(images.count / batch)
-    wgan = build_wgan(options, strategy)
+    wgan = build_wgan(options, strategy, options.get("views"))
     options["display_aspect"] = display_aspect(images.paths, options["fit"])
     folder.write_options(options)  # on resume too: --epochs or the speed options may differ
     devices = (f"{replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
@@ -200,11 +238,12 @@ def _train(options, folder, say):
     metrics_log = MetricsLog(folder)
     callbacks = [metrics_log, StopWhenNotFinite(metrics_log, manager, options["loss"]),
                  SampleGrid(folder, wgan, state["fixed_latents"], options["grid"],
-                            options["display_aspect"]),
+                            options["display_aspect"], options.get("views")),
                  SaveCheckpoint(manager), SaveGenerator(folder, wgan), ProgressPictures(folder),
                  EpochReport(folder, critic_images, say, options["progress"])]
     if options["classifier"]:
         callbacks.append(Evaluation(options, folder, images, wgan, say))
+    callbacks.append(TensorBoardLog(folder))
     callbacks = keras.callbacks.CallbackList(callbacks, epochs=options["epochs"],
                                              steps=steps_per_epoch)
 
@@ -223,6 +262,11 @@ def _train(options, folder, say):
         callbacks.on_epoch_end(epoch, {"step": int(step.numpy()), "seconds": elapsed,
                                        "images_per_second": steps_per_epoch * critic_images
                                        / elapsed})
+        if (options.get("minutes") and epoch < options["epochs"]
+                and float(state["seconds"].numpy()) >= 60 * options["minutes"]):
+            say(f"stopped after epoch {epoch}: {options['minutes']:g} minutes of training "
+                f"(--minutes) reached")
+            break
     callbacks.on_train_end()
     return folder
 

@@ -15,6 +15,11 @@ paper's code, so its batch norm sees statistics of one kind of image at a time; 
 batch norm (layer norm for WGAN-GP) scores both in one call, which is the same and faster. Under a
 `tf.distribute` strategy each replica takes its share of every batch, gradients are summed
 across replicas by the optimizers, and clipping runs once on the mirrored weights.
+
+A conditional WGAN (`views` given: a generator and a critic taking view ids beside their
+inputs, see `generator.networks`) reads (images, view_ids) batches: every fake batch of a
+critic update is drawn for the real batch's views, and the generator update draws views
+uniformly from the trained ones.
 """
 
 import keras
@@ -37,7 +42,7 @@ class WGAN:
 
     def __init__(self, generator, critic, generator_optimizer, critic_optimizer, latent_dim,
                  loss="wgan", n_critic=5, clip_value=0.01, gp_weight=10.0, strategy=None,
-                 jit=False, ema=0.0):
+                 jit=False, ema=0.0, views=None):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
         if n_critic < 1:
@@ -50,6 +55,7 @@ class WGAN:
         self.clip_value, self.gp_weight = clip_value, gp_weight
         self.strategy = strategy or tf.distribute.get_strategy()
         self.ema = ema
+        self.views = list(views) if views else None
         self.mixes_samples = any(isinstance(layer, keras.layers.BatchNormalization)
                                  for layer in critic.layers)
         self.ema_generator = None
@@ -78,39 +84,54 @@ class WGAN:
         """The replica's share of the loss, times the loss scale under float16 (else 1)."""
         return optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
 
+    def generator_inputs(self, batch, view_ids=None):
+        """Fresh latents for `batch` images, with `view_ids` (default: views drawn uniformly
+        from the trained ones) when the WGAN is conditional."""
+        latents = tf.random.normal((batch, self.latent_dim))
+        if self.views is None:
+            return latents
+        if view_ids is None:
+            view_ids = tf.random.uniform((batch,), 0, len(self.views), dtype=tf.int32)
+        return [latents, view_ids]
+
     def _critic_update_fn(self, real):
+        real, view_ids = real if self.views is not None else (real, None)
         batch = tf.shape(real)[0]
-        fake = self.generator(tf.random.normal((batch, self.latent_dim)), training=True)
+        fake = self.generator(self.generator_inputs(batch, view_ids), training=True)
         fake = tf.stop_gradient(tf.cast(fake, real.dtype))
         variables = self.critic.trainable_variables
         with tf.GradientTape() as tape:
-            real_score, fake_score = self._scores(real, fake)
-            penalty = self._gradient_penalty(real, fake) if self.loss == "wgan-gp" else 0.0
+            real_score, fake_score = self._scores(real, fake, view_ids)
+            penalty = (self._gradient_penalty(real, fake, view_ids) if self.loss == "wgan-gp"
+                       else 0.0)
             loss = fake_score - real_score + self.gp_weight * penalty
             scaled_loss = self._scaled(self.critic_optimizer, loss)
         gradients = tape.gradient(scaled_loss, variables)
         self.critic_optimizer.apply_gradients(zip(gradients, variables))
         return tf.stack([-real_score, fake_score, tf.cast(penalty, tf.float32)])
 
-    def _critic_scores(self, images):
-        """The critic's scores of `images` (training mode) as float32."""
-        return tf.cast(self.critic(images, training=True), tf.float32)
+    def _critic_scores(self, images, view_ids=None):
+        """The critic's scores of `images` (of `view_ids`, conditional) in training mode as
+        float32."""
+        inputs = images if view_ids is None else [images, view_ids]
+        return tf.cast(self.critic(inputs, training=True), tf.float32)
 
-    def _scores(self, real, fake):
-        """Mean critic scores (float32) of the real and the fake batch."""
+    def _scores(self, real, fake, view_ids=None):
+        """Mean critic scores (float32) of the real and the fake batch (both of `view_ids`)."""
         if self.mixes_samples:
-            return (tf.reduce_mean(self._critic_scores(real)),
-                    tf.reduce_mean(self._critic_scores(fake)))
+            return (tf.reduce_mean(self._critic_scores(real, view_ids)),
+                    tf.reduce_mean(self._critic_scores(fake, view_ids)))
         batch = tf.shape(real)[0]
-        scores = self._critic_scores(tf.concat([real, fake], 0))
+        both = None if view_ids is None else tf.concat([view_ids, view_ids], 0)
+        scores = self._critic_scores(tf.concat([real, fake], 0), both)
         return tf.reduce_mean(scores[:batch]), tf.reduce_mean(scores[batch:])
 
-    def _gradient_penalty(self, real, fake):
+    def _gradient_penalty(self, real, fake, view_ids=None):
         alpha = tf.random.uniform((tf.shape(real)[0], 1, 1, 1), 0.0, 1.0, dtype=real.dtype)
         mixed = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            scores = self._critic_scores(mixed)
+            scores = self._critic_scores(mixed, view_ids)
         gradients = tf.cast(tape.gradient(scores, mixed), tf.float32)
         norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
         return tf.reduce_mean(tf.square(norms - 1.0))
@@ -118,8 +139,10 @@ class WGAN:
     def _generator_update_fn(self, batch):
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            fake = self.generator(tf.random.normal((batch, self.latent_dim)), training=True)
-            loss = -tf.reduce_mean(self._critic_scores(fake))
+            inputs = self.generator_inputs(batch)
+            fake = self.generator(inputs, training=True)
+            loss = -tf.reduce_mean(self._critic_scores(
+                fake, None if self.views is None else inputs[1]))
             scaled_loss = self._scaled(self.generator_optimizer, loss)
         gradients = tape.gradient(scaled_loss, variables)
         self.generator_optimizer.apply_gradients(zip(gradients, variables))
@@ -162,7 +185,7 @@ class WGAN:
                 tf.nn.moments(tf.cast(x, tf.float32), list(range(len(x.shape) - 1)))
                 for x in tf.nest.flatten(probe(latents, training=True))])
         per_batch = [[np.stack([mean.numpy(), variance.numpy()]) for mean, variance in
-                      self._measure_statistics(tf.random.normal((batch_size, self.latent_dim)))]
+                      self._measure_statistics(self.generator_inputs(batch_size))]
                      for _ in range(batches)]
         for layer, moments in zip(layers, zip(*per_batch)):
             mean, variance = np.mean(moments, axis=0)
@@ -183,7 +206,8 @@ class WGAN:
             total += strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
             if self.loss == "wgan":
                 self.clip_critic()
-        batch = tf.shape(strategy.experimental_local_results(real)[0])[0]
+        images = real if self.views is None else real[0]
+        batch = tf.shape(strategy.experimental_local_results(images)[0])[0]
         generator_loss = strategy.reduce(tf.distribute.ReduceOp.MEAN,
                                          strategy.run(self._generator_update, args=(batch,)),
                                          axis=None)

@@ -278,3 +278,19 @@ def test_critic_scores_real_and_fake_in_one_call_only_without_batch_norm():
         real_score, fake_score = wgan._scores(real, fake)
         separate = [float(np.mean(critic(x, training=True))) for x in (real, fake)]
         assert np.allclose([float(real_score), float(fake_score)], separate, atol=1e-5)
+
+
+def test_minutes_stop_a_run_and_tensorboard_gets_its_events(pictures, tmp_path):
+    result = run("--data", pictures, *TINY, "--epochs", "50", "--steps-per-epoch", "2",
+                 "--out", tmp_path / "run", "--minutes", "0.0001")
+    assert result.returncode == 0, result.stderr
+    assert "stopped after epoch 1" in result.stdout
+    assert len(metrics(tmp_path / "run")) == 2
+    assert Image.open(tmp_path / "run" / "progress.gif").n_frames == 1  # drawn at the stop
+    import tensorflow as tf
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    logged = {event.step: float(tf.make_ndarray(value.tensor))
+              for path in events for event in tf.compat.v1.train.summary_iterator(str(path))
+              for value in event.summary.value if value.tag == "wasserstein"}
+    rows = metrics(tmp_path / "run")
+    assert logged == pytest.approx({int(r["step"]): float(r["wasserstein"]) for r in rows})
