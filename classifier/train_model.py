@@ -33,8 +33,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder to create (default: classifier/models/<arch>_<size>px)")
     parser.add_argument("--add", action="append", default=[], type=Path, metavar="DIR",
-                        help="more labelled view folders (or a dataset with train/) mixed into "
-                             "the training set; repeatable (default: none)")
+                        help="more labelled view folders mixed into the training set; a dataset "
+                             "with train/ and validation/ adds both (validation measured per "
+                             "source in the report); repeatable (default: none)")
     parser.add_argument("--validation-split", type=float, default=None,
                         help="share of a single folder of views kept for validation, stratified "
                              "and seeded (default: 0.15 when --data has no validation/)")
@@ -64,6 +65,12 @@ def parse_args(argv=None):
     parser.add_argument("--augment", type=float, default=1.0,
                         help="strength of rotation/shift/zoom/contrast/brightness/saturation "
                              "augmentation, 0 = off (default: 1.0)")
+    parser.add_argument("--domain-augment", type=float, default=1.0,
+                        help="strength of the photo-condition augmentation (car smaller, "
+                             "off-centre or cut by the border on studio, plain or busy "
+                             "backgrounds; text and watermark overlays; colour casts, blur, "
+                             "noise, JPEG artefacts); scales every probability, 0 = off "
+                             "(default: 1.0)")
     parser.add_argument("--outliers", type=float, default=0.15,
                         help="share of every batch replaced by scrambled mosaics of photo "
                              "pieces labelled `other` (outlier exposure), used only when the "

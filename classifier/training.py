@@ -16,7 +16,9 @@ import numpy as np
 
 from classifier import training_data
 from classifier.calibration import fit_temperature
-from classifier.evaluation import labelled_probabilities, report_from_probabilities
+from classifier.augmentation import DomainAugmentation
+from classifier.evaluation import (figures_by_source, labelled_probabilities, predict_files,
+                                   report_from_probabilities)
 from classifier.inference import (MODEL_FILE, ViewClassifier, load_classifier,
                                   write_classes_json)
 from classifier.model import ARCH_DEFAULTS, ARCHS, build_model, multiply_adds
@@ -57,6 +59,8 @@ def resolve_options(options):
         raise UsageError("--flip-average-below must be in (0, 1]")
     if not 0 <= options["holdout"] < 1:
         raise UsageError("--holdout must be between 0 and 1 (0 turns calibration off)")
+    if options.get("domain_augment", 0.0) < 0:
+        raise UsageError("--domain-augment must be at least 0 (0 turns it off)")
     if not 0 <= options.get("outliers", 0.0) < 1:
         raise UsageError("--outliers must be between 0 and 1")
     if options["epochs"] < 1 or options["batch_size"] < 1:
@@ -136,9 +140,14 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
     if options["class_weight"] == "balanced":
         weights = training_data.balanced_class_weights(options["_train_views"], classes, flip)
     augment = training_data.augmentation_layers(options["seed"], options["augment"])
+    domain = None
+    if options.get("domain_augment", 0.0) > 0:
+        domain = DomainAugmentation(options["image_size"], options["domain_augment"],
+                                    options["seed"])
     train_stream = training_data.training_pipeline(
         train_cached, classes, options["batch_size"], flip=flip, augment=augment,
-        class_weights=weights, outlier_share=options.get("outliers", 0.0), seed=options["seed"])
+        class_weights=weights, outlier_share=options.get("outliers", 0.0), seed=options["seed"],
+        domain=domain)
     validation_stream = training_data.evaluation_pipeline(validation_cached, len(classes),
                                                           options["batch_size"])
     steps = int(np.ceil(n_train / options["batch_size"]))
@@ -295,9 +304,14 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
                        calibration=f"temperature fitted on {len(holdout_files)} held-back "
                                    f"training photos")
     classifier.temperature, classifier.flip_average_below = temperature, below
-    calibrated, true_views, failed = labelled_probabilities(classifier, validation_files)
-    report = report_from_probabilities(calibrated, true_views, classes, temperature,
+    calibrated, kept, failed = predict_files(classifier, validation_files.paths)
+    kept_files = validation_files.subset(kept)
+    report = report_from_probabilities(calibrated, kept_files.views, classes, temperature,
                                        options["threshold"])
+    sources = training_data.validation_sources(options["data"], options["add"])
+    if len(sources) > 1:
+        report["per_source"] = figures_by_source(calibrated, kept_files, sources, classes,
+                                                 temperature, options["threshold"])
     report["flip_average"] = flip
     report["flip_average_below"] = below
     report["unreadable_validation_files"] = failed
@@ -308,6 +322,11 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
         plot_curves(run_dir / HISTORY_FILE, run_dir / "curves.png")
     _write_json(run_dir / REPORT_FILE, report)  # written last: it marks the run complete
     print(format_report(report))
+    for name, row in report.get("per_source", {}).items():
+        other = "" if row["other_recall"] is None else f", other recall {row['other_recall']:.1%}"
+        print(f"  {name}: {row['images']} photos, accuracy {row['accuracy']:.1%}, macro-F1 "
+              f"{row['macro_f1']:.3f}{other}, sorted {row['sorted_share']:.1%} "
+              f"({row['sorted_right']:.1%} right)")
     print(f"temperature {temperature:.3f}: ECE {report['uncalibrated']['ece']:.3f} -> "
           f"{report['ece']:.3f}")
     print(f"run folder: {run_dir}")

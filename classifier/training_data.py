@@ -99,7 +99,8 @@ def find_dataset(data, add=(), validation_split=None, seed=0):
 
     `data` holds `train/` and `validation/` view folders, or is one folder of views split with
     `validation_split` (0.15 when not given). Every `add` folder (its `train/` when it has one)
-    is mixed into the training files only.
+    is mixed into the training files; an `add` dataset's `validation/` joins the validation
+    files.
     """
     data = Path(data)
     if not data.is_dir():
@@ -119,12 +120,32 @@ def find_dataset(data, add=(), validation_split=None, seed=0):
     for extra in add:
         extra = Path(extra)
         train.extend(read_view_folders(extra / "train" if (extra / "train").is_dir() else extra))
+        if (extra / "train").is_dir() and (extra / "validation").is_dir():
+            validation.extend(read_view_folders(extra / "validation"))
     if not train:
         raise UsageError(f"{data}: no images found in its view folders")
     if not validation:
         raise UsageError(f"{data}: no validation images (add a validation/ folder or more "
                          f"images per view)")
     return train, validation
+
+
+def validation_sources(data, add=()):
+    """{source name: validation folder} of `data` and of every `add` dataset with a
+    `validation/` folder (a single split folder is its own source); names are folder names."""
+    sources = {}
+    for folder in [Path(data), *map(Path, add)]:
+        if (folder / "train").is_dir() and (folder / "validation").is_dir():
+            found = folder / "validation"
+        elif folder == Path(data):
+            found = folder
+        else:
+            continue
+        name = folder.resolve().name
+        while name in sources:
+            name += "+"
+        sources[name] = found
+    return sources
 
 
 def class_list(views, flip):
@@ -274,13 +295,14 @@ def scrambled_mosaics(images):
 
 
 def training_pipeline(cached, classes, batch_size, flip=True, augment=None, class_weights=None,
-                      outlier_share=0.0, seed=0):
+                      outlier_share=0.0, seed=0, domain=None):
     """Epoch stream of (float32 images, one-hot labels[, sample weights]) batches.
 
     With `flip`, each image is mirrored with probability 0.5 and its label is moved to the
     mirror view (left <-> right, ...). With `outlier_share` > 0 and an `other` class, that share
     of every batch becomes scrambled mosaics labelled `other`. `augment` is a Keras layer applied
-    to every batch.
+    to every batch; `domain` (a `classifier.augmentation.DomainAugmentation`) re-frames the
+    images before it and adds overlays and capture artefacts after it.
     """
     n_classes = len(classes)
     permutation = tf.constant(mirror_permutation(classes), tf.int32)
@@ -301,8 +323,12 @@ def training_pipeline(cached, classes, batch_size, flip=True, augment=None, clas
             images = tf.where(chosen[:, None, None, None], scrambled_mosaics(images), images)
             labels = tf.where(chosen, other, labels)
             onehot = tf.one_hot(labels, n_classes)
+        if domain is not None:
+            images = domain.before(images)
         if augment is not None:
             images = tf.clip_by_value(augment(images, training=True), 0.0, 255.0)
+        if domain is not None:
+            images = domain.after(images)
         if weights is None:
             return images, onehot
         return images, onehot, tf.gather(weights, labels)
