@@ -143,7 +143,7 @@ def main(argv=None):
     for name in left_out_names:
         options = fold_options(name, folders, other, args)
         print(f"== leaving out {name}: training on {options['data']} + "
-              f"{', '.join(options['add'])}", flush=True)
+              f"{', '.join(map(str, options['add']))}", flush=True)
         train_report = train(options)
         classifier = load_classifier(options["out"])
         report = evaluate_files(classifier, left_out_photos(folders[name]),
