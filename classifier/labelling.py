@@ -25,7 +25,8 @@ from flask import Flask, abort, jsonify, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from classifier.label_queue import PhotoQueue
-from classifier.label_store import DECISIONS, SKIP, LabelStore, export_labels
+from classifier.label_store import (DECISIONS, SKIP, LabelStore, export_labels,
+                                    training_command)
 from classifier.thumbnails import THUMB_SIZE, Thumbnails, placeholder_png
 from data.cli import UsageError
 from data.views import VIEW_AZIMUTH_DEGREES, VIEWS
@@ -224,6 +225,9 @@ class LabellingSession:
             "page_size": self.page_size,
             "input": str(self.input_dir),
             "labels_file": str(self.store.path),
+            "train_command": training_command(
+                self.out_dir, self.classifier.run_dir if self.classifier is not None and
+                self.classifier.run_dir else None),
         }
 
     # files -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier import training_data
+from classifier import fine_tuning, training_data
 from classifier.calibration import fit_temperature
 from classifier.augmentation import DomainAugmentation
 from classifier.evaluation import (figures_by_source, labelled_probabilities, predict_files,
@@ -42,12 +42,25 @@ MIN_IMAGE_SIZE = 32
 def resolve_options(options):
     """Fill per-architecture defaults into `options` (a dict) and check the values."""
     options = dict(options)
+    fine_tune = bool(options.get("init"))
+    if fine_tune:
+        fine_tuning.inherit_options(options, fine_tuning.init_run_info(options["init"]))
+    options["arch"] = options.get("arch") or "compact"
     if options["arch"] not in ARCHS:
         raise UsageError(f"unknown --arch {options['arch']!r}; choose one of {', '.join(ARCHS)}")
     defaults = ARCH_DEFAULTS[options["arch"]]
-    for key in ("image_size", "learning_rate"):
-        if options.get(key) is None:
-            options[key] = defaults[key]
+    if options.get("image_size") is None:
+        options["image_size"] = defaults["image_size"]
+    if options.get("learning_rate") is None:
+        share = fine_tuning.FINE_TUNE_DEFAULTS["learning_rate_share"] if fine_tune else 1.0
+        options["learning_rate"] = defaults["learning_rate"] * share
+    if options.get("epochs") is None:
+        options["epochs"] = fine_tuning.FINE_TUNE_DEFAULTS["epochs"] if fine_tune else 40
+    if options.get("freeze_batch_norm") is None:
+        options["freeze_batch_norm"] = (fine_tune and
+                                        fine_tuning.FINE_TUNE_DEFAULTS["freeze_batch_norm"])
+    options["fit"] = options.get("fit") or "stretch"
+    options["init"] = str(options["init"]) if fine_tune else None
     if options["image_size"] < MIN_IMAGE_SIZE:
         raise UsageError(f"--image-size {options['image_size']} is too small "
                          f"(at least {MIN_IMAGE_SIZE})")
@@ -152,6 +165,12 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
                                                           options["batch_size"])
     steps = int(np.ceil(n_train / options["batch_size"]))
     model = build_model(options["arch"], options["image_size"], len(classes))
+    if options.get("init"):
+        new = fine_tuning.initialise_from(model, options["init"], classes)
+        print(f"starting from {options['init']}"
+              + (f"; new classes {', '.join(new)} start fresh" if new else ""))
+    if options.get("freeze_batch_norm"):
+        fine_tuning.freeze_batch_norm(model)
     model.compile(optimizer=_optimizer(options, steps),
                   loss=keras.losses.CategoricalCrossentropy(
                       label_smoothing=options["label_smoothing"]),
@@ -204,6 +223,9 @@ def train(options):
         print(f"{run_dir}: run already complete (report.json exists); nothing to do")
         return json.loads((run_dir / REPORT_FILE).read_text())
     train_files, holdout_files, validation_files, classes = _split(options)
+    if options.get("init"):  # fail before decoding the photos, not after
+        fine_tuning.initialise_from(build_model(options["arch"], options["image_size"],
+                                                len(classes)), options["init"], classes)
     run_dir = _prepare_run_dir(run_dir, options["resume"])
     saved = {key: value for key, value in options.items() if not key.startswith("_")}
     saved["classes"] = classes
@@ -241,6 +263,9 @@ def _split(options):
     train_files, validation_files = training_data.find_dataset(
         options["data"], options["add"], options["validation_split"], options["seed"])
     classes = training_data.class_list(train_files.views, options["flip"])
+    if options.get("init"):
+        classes = fine_tuning.carried_classes(
+            fine_tuning.init_run_info(options["init"])["classes"], classes)
     holdout_files = training_data.LabelledFiles()
     if options["holdout"] > 0:
         train_files, holdout_files = training_data.stratified_split(
