@@ -110,11 +110,11 @@ demo-clean:
 # listing-views used-car listings with real `other`, car-details interiors and parts, and the
 # renderer's `other` pictures) twice: with the validation photos held back (its report, per
 # source, is published), then on both splits (its weights are shipped). Needs ../shared/data
-# (reference data that a user's clone does not have; set DATA_ROOT=DIR). PRETRAINED_EPOCHS: 12
+# (reference data that a user's clone does not have; set DATA_ROOT=DIR). PRETRAINED_EPOCHS: 14
 # epochs of ~6,000 photos take about half an hour per run on the shared 2-core CPU.
 DATA_ROOT ?= ../shared/data
 PRETRAINED_SETS := stanford-views listing-views car-details
-PRETRAINED_EPOCHS ?= 12
+PRETRAINED_EPOCHS ?= 14
 PRETRAINED_OTHER := data/pretrained_other
 PRETRAINED_RUNS := classifier/models/pretrained
 # the measured run trains on the train/ splits and watches every validation/ split; the released

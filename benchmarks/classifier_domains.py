@@ -13,7 +13,8 @@ Examples:
   python benchmarks/classifier_domains.py --domains listing-views --epochs 8 \\
       --train-options "--domain-augment 0 --augment 1" --out benchmarks/results/domains_old
 
-Finished fold runs in --out are reused (delete them to retrain); killed ones are resumed.
+Finished fold runs in --out are reused (delete them to retrain); killed ones are resumed. A
+call with fewer --domains updates their rows of the table and keeps the others.
 """
 
 import argparse
@@ -109,19 +110,30 @@ def left_out_photos(folder):
     return files
 
 
+def merged_rows(path, rows, order):
+    """`rows` with the earlier folds in `path` (domains.json) that this call did not redo, in
+    the order of the domains `order`."""
+    by_domain = {}
+    if Path(path).is_file():
+        by_domain = {row["left_out"]: row for row in json.loads(Path(path).read_text())}
+    by_domain.update({row["left_out"]: row for row in rows})
+    return [by_domain[name] for name in order if name in by_domain]
+
+
 def markdown_table(rows, threshold):
     """The benchmark's table: one row per domain left out."""
     def percent(value):
         return "n/a" if value is None else f"{value:.1%}"
 
     lines = [f"| left out | trained on | photos | accuracy | macro-F1 | `other` recall | "
-             f"sorted at {threshold:.2f} | right of sorted | training minutes |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"sorted at {threshold:.2f} | right of sorted | epochs | training minutes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['left_out']} | {', '.join(row['trained_on'])} | {row['images']:,} "
                      f"| {percent(row['accuracy'])} | {row['macro_f1']:.3f} | "
                      f"{percent(row['other_recall'])} | {percent(row['sorted_share'])} | "
-                     f"{percent(row['sorted_right'])} | {row['training_minutes']:.1f} |")
+                     f"{percent(row['sorted_right'])} | {row['epochs_run']} | "
+                     f"{row['training_minutes']:.1f} |")
     return "\n".join(lines)
 
 
@@ -158,6 +170,7 @@ def main(argv=None):
         rows.append(row)
         print(f"left out {name}: accuracy {row['accuracy']:.1%} on {row['images']:,} photos",
               flush=True)
+    rows = merged_rows(args.out / "domains.json", rows, list(folders))
     table = markdown_table(rows, args.threshold)
     (args.out / "table.md").write_text(table + "\n")
     (args.out / "domains.json").write_text(json.dumps(rows, indent=2) + "\n")

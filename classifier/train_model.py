@@ -84,12 +84,12 @@ def parse_args(argv=None):
     parser.add_argument("--augment", type=float, default=1.0,
                         help="strength of rotation/shift/zoom/contrast/brightness/saturation "
                              "augmentation, 0 = off (default: 1.0)")
-    parser.add_argument("--domain-augment", type=float, default=1.0,
+    parser.add_argument("--domain-augment", type=float, default=0.3,
                         help="strength of the photo-condition augmentation (car smaller, "
                              "off-centre or cut by the border on studio, plain or busy "
                              "backgrounds; text and watermark overlays; colour casts, blur, "
                              "noise, JPEG artefacts); scales every probability, 0 = off "
-                             "(default: 1.0)")
+                             "(default: 0.3)")
     parser.add_argument("--outliers", type=float, default=0.15,
                         help="share of every batch replaced by scrambled mosaics of photo "
                              "pieces labelled `other` (outlier exposure), used only when the "
