@@ -12,9 +12,8 @@ import numpy as np
 from data.cli import UsageError
 from data.views import VIEWS
 
-# Fine-tuning defaults: a tenth of the learning rate, few epochs, batch norm frozen so that a
-# hundred photos do not overwrite statistics measured on thousands.
-FINE_TUNE_DEFAULTS = {"learning_rate_share": 0.1, "epochs": 15, "freeze_batch_norm": True}
+# Fine-tuning defaults: a tenth of the learning rate and few epochs.
+FINE_TUNE_DEFAULTS = {"learning_rate_share": 0.1, "epochs": 15}
 OUTPUT_LAYER = "probabilities"
 
 

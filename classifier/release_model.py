@@ -190,6 +190,13 @@ def model_card(measured_options, report, released_options, released_report, ood_
                 f"mirror's views swapped\n  left/right; sure photos skip the second pass.")
     views = ", ".join(f"`{c}`" for c in classes)
     sources = source_counts(released_options)
+    if released_options["out"] == measured_options["out"]:
+        seen = ("The shipped weights are the measured run's: trained on the training photos of "
+                "every source,\nwith the validation photos held back (counts include the photos "
+                "held back for calibration):")
+    else:
+        seen = ("The released weights saw the training and validation photos of every source "
+                "(counts include\nthe photos held back for calibration):")
     source_lines = "\n".join(
         f"- **{name}** ({sum(counts.values()):,} pictures: {_count_line(counts)}): "
         f"{SOURCE_TERMS.get(name, 'see the dataset README for its terms.')}"
@@ -225,8 +232,7 @@ python classifier/classify_images.py --input DIR      # sorts DIR with this mode
 
 ## Training data and licences
 
-The released weights saw the training and validation photos of every source (counts include
-the photos held back for calibration):
+{seen}
 
 {source_lines}
 

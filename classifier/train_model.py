@@ -13,7 +13,7 @@ Examples:
 --init RUN fine-tunes a trained run (e.g. classifier/pretrained) on your own labelled photos
 (the labelling page's export: train/ and validation/ view folders): its network, image size,
 fit and classes carry over (views your data adds get fresh output rows), with fine-tuning
-defaults: a tenth of the learning rate, 15 epochs, batch normalisation frozen.
+defaults: a tenth of the learning rate and 15 epochs.
 """
 
 import argparse
@@ -67,10 +67,9 @@ def parse_args(argv=None):
                         help="peak learning rate (default: 3e-3 AdamW with warm-up and cosine "
                              "decay for compact, 1e-3 RMSprop for seed; a tenth of that with "
                              "--init)")
-    parser.add_argument("--freeze-batch-norm", action=argparse.BooleanOptionalAction,
-                        default=None,
+    parser.add_argument("--freeze-batch-norm", action="store_true",
                         help="keep the batch-normalisation statistics and scales fixed "
-                             "(default: on with --init, off otherwise)")
+                             "(default: off)")
     parser.add_argument("--weight-decay", type=float, default=1e-4,
                         help="AdamW weight decay for compact (default: 1e-4)")
     parser.add_argument("--label-smoothing", type=float, default=0.1,

@@ -56,9 +56,7 @@ def resolve_options(options):
         options["learning_rate"] = defaults["learning_rate"] * share
     if options.get("epochs") is None:
         options["epochs"] = fine_tuning.FINE_TUNE_DEFAULTS["epochs"] if fine_tune else 40
-    if options.get("freeze_batch_norm") is None:
-        options["freeze_batch_norm"] = (fine_tune and
-                                        fine_tuning.FINE_TUNE_DEFAULTS["freeze_batch_norm"])
+    options["freeze_batch_norm"] = bool(options.get("freeze_batch_norm"))
     options["fit"] = options.get("fit") or "stretch"
     options["init"] = str(options["init"]) if fine_tune else None
     if options["image_size"] < MIN_IMAGE_SIZE:

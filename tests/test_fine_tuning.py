@@ -33,7 +33,7 @@ def test_init_fine_tunes_and_extends_the_classes(base_run, tmp_path):
     assert info["classes"] == ["front", "left", "right", "other"]
     assert info["image_size"] == 32
     options = json.loads((out / "options.json").read_text())
-    assert options["init"] == str(base_run) and options["freeze_batch_norm"] is True
+    assert options["init"] == str(base_run) and options["freeze_batch_norm"] is False
     assert options["epochs"] == 1 and options["learning_rate"] == pytest.approx(3e-4)
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 6 and 0 <= report["accuracy"] <= 1
