@@ -406,6 +406,6 @@ def test_state_gives_the_command_that_trains_on_the_export(photos, open_app,
     from classifier.label_store import training_command
     folder, _ = photos
     client, session = open_app(folder, classifier=load_classifier(tiny_classifier_run))
-    command = client.get("/api/state").get_json()["train_command"]
+    command = client.get("/api/state").get_json()["state"]["train_command"]
     assert command == training_command(session.out_dir, tiny_classifier_run)
     assert f"--data {session.out_dir} --init {tiny_classifier_run} --out " in command
