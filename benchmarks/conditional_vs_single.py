@@ -20,7 +20,6 @@ comparison.json. Runs already in --out are resumed (a stopped comparison continu
 """
 
 import argparse
-import json
 from pathlib import Path
 
 from cargen.cli import UsageError, run_main

@@ -66,8 +66,8 @@ def check_run(folder):
 
 def train_one(data_root, out, views, size, mixed, args):
     """Train one run with train_wgan.py's options; returns (seconds, images/s, problems)."""
-    from generator.train_wgan import parse_args, resolve_options
     from generator.run_folder import RunFolder
+    from generator.train_wgan import parse_args, resolve_options
     from generator.training import train
     data = ["--data-root", str(data_root)] + (["--views", "all"] if views else
                                              ["--view", "front_left"])

@@ -69,3 +69,27 @@ def evaluate_files(classifier, files, batch_size=64, flip_average=None, threshol
     report["flip_average_below"] = classifier.flip_average_below
     report["unreadable_files"] = failed
     return report
+
+
+def headline_figures(report):
+    """The figures that compare domains: images, accuracy, macro-F1, `other` recall (None
+    without `other` photos), share sorted at the threshold and the precision of the sorted."""
+    other = report["per_class"].get("other", {})
+    return {"images": report["images"], "accuracy": report["accuracy"],
+            "macro_f1": report["macro_f1"],
+            "other_recall": other.get("recall") if other.get("support") else None,
+            "sorted_share": report["sorted_share"], "sorted_right": report["sorted_right"]}
+
+
+def figures_by_source(probabilities, files, sources, classes, temperature=1.0, threshold=0.70):
+    """{source name: `headline_figures`} for calibrated `probabilities` of `LabelledFiles`
+    `files`, each source being the files under its folder in `sources` ({name: folder})."""
+    figures = {}
+    for name, folder in sources.items():
+        prefix = str(folder).rstrip("/\\") + "/"
+        rows = [i for i, path in enumerate(files.paths) if str(path).startswith(prefix)]
+        if rows:
+            report = report_from_probabilities(probabilities[rows], [files.views[i] for i in rows],
+                                               classes, temperature, threshold)
+            figures[name] = headline_figures(report)
+    return figures

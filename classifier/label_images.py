@@ -16,16 +16,22 @@ from pathlib import Path
 
 from cargen.cli import UsageError, run_main
 
+REPO = Path(__file__).resolve().parents[1]
+
+DEFAULT_MODEL = Path("classifier/pretrained")
+
 EXAMPLES = """
 examples:
-  # label with a trained model's help (review + single mode), then export
-  python classifier/label_images.py --input data/pictures --out data/labelled \\
-      --model classifier/models/views_128
-  python classifier/label_images.py --input data/pictures --out data/labelled --export
-  python classifier/train_model.py data/labelled
-
-  # no model yet: single mode only
+  # label with the shipped model's guesses (review + single mode), export, fine-tune it
   python classifier/label_images.py --input data/pictures --out data/labelled
+  python classifier/label_images.py --input data/pictures --out data/labelled --export
+  python classifier/train_model.py --data data/labelled --init classifier/pretrained \\
+      --out classifier/models/finetuned
+
+  # guesses from your own run instead; or none at all (single mode only)
+  python classifier/label_images.py --input data/pictures --out data/labelled \\
+      --model classifier/models/finetuned
+  python classifier/label_images.py --input data/pictures --out data/labelled --no-model
 """
 
 
@@ -38,8 +44,12 @@ def parse_args(argv):
                         help="folder of photos to label (read only; not searched recursively)")
     parser.add_argument("--out", required=True, type=Path,
                         help="output folder: labels.csv, caches, and the export (created)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="classifier run folder; enables review mode (default: none)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--model", type=Path, default=None,
+                       help="classifier run folder whose guesses enable review mode (default: "
+                            f"{DEFAULT_MODEL} when that folder exists, else none)")
+    model.add_argument("--no-model", action="store_true",
+                       help="no guesses: single mode only (default: guess with --model)")
     parser.add_argument("--port", type=int, default=8765,
                         help="port to listen on, 0 picks a free one (default: 8765)")
     parser.add_argument("--host", default="127.0.0.1",
@@ -64,12 +74,19 @@ def parse_args(argv):
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if not args.input.is_dir():
         raise UsageError(f"{args.input}: photo folder not found")
+    if args.model is None and not args.no_model and (REPO / DEFAULT_MODEL).is_dir():
+        args.model = DEFAULT_MODEL if Path.cwd() == REPO else REPO / DEFAULT_MODEL
     return args
 
 
 def export(args):
     """--export: write the train/validation folders and print what went where."""
-    from classifier.labeller.label_log import LABELS_FILE, LabelStore, export_labels
+    from classifier.labeller.label_log import (
+        LABELS_FILE,
+        LabelStore,
+        export_labels,
+        training_command,
+    )
     if not (args.out / LABELS_FILE).is_file():
         raise UsageError(f"{args.out / LABELS_FILE}: no labels yet; label some photos first")
     labels = LabelStore(args.out, read_only=True).labels()
@@ -89,7 +106,7 @@ def export(args):
     how = ("hard links to the originals" if not summary["copied"] else
            f"{summary['linked']} hard links, {summary['copied']} copies")
     print(f"wrote {args.out / 'train'} and {args.out / 'validation'} ({how})")
-    print(f"next: python classifier/train_model.py {args.out}")
+    print(f"next: {training_command(args.out, args.model)}")
     return 0
 
 

@@ -10,7 +10,8 @@ replaced in one rename, so a killed run leaves the previous folder intact.
 
 Example:
   python classifier/release_model.py --measured classifier/models/pretrained_measured \\
-      --released classifier/models/pretrained_released --out classifier/pretrained
+      --released classifier/models/pretrained_released \\
+      --domains benchmarks/results/classifier_domains --out classifier/pretrained
 """
 
 import argparse
@@ -37,6 +38,11 @@ def parse_args(argv=None):
                              "model is shipped (required)")
     parser.add_argument("--out", type=Path, default=Path("classifier/pretrained"),
                         help="folder to write (default: classifier/pretrained)")
+    parser.add_argument("--domains", type=Path,
+                        default=Path("benchmarks/results/classifier_domains"),
+                        help="results folder of benchmarks/classifier_domains.py whose table "
+                             "goes into the model card; skipped when missing (default: "
+                             "benchmarks/results/classifier_domains)")
     parser.add_argument("--ood", type=int, default=450,
                         help="made-up out-of-distribution pictures to measure (default: 450)")
     return parser.parse_args(argv)
@@ -64,18 +70,107 @@ def check_same_recipe(measured_options, released_options):
                          f"{', '.join(differ)}")
 
 
+# Licence terms of the sources the shipped model is trained on, from their READMEs.
+SOURCE_TERMS = {
+    "stanford-views": (
+        "street and lot photos from the training split of the Stanford Cars dataset (Krause et "
+        "al., *3D Object Representations for Fine-Grained Categorization*, 2013), views from "
+        "the 3D azimuth annotations of the fine-grained pose dataset (Wang et al., "
+        "`yangyi02/finegrained-pose`). **For non-commercial research use only.**"),
+    "listing-views": (
+        "used-car sale listing photos (auto.ria.com, Ukraine; many carry the site's watermark) "
+        "with real interiors and close-ups as `other`, from `ustymhentosh/"
+        "CarPhotoQualityEnforcer`, which states no licence: used for this project's "
+        "development, measurement and training only, and named here as its README asks."),
+    "car-details": (
+        "interiors (`ustymhentosh/CarPhotoQualityEnforcer`, no licence stated: this project's "
+        "development, measurement and training only) and photos of used car parts from a parts "
+        "seller's listings (`vumichien/car-classification`, MIT licence), all `other`."),
+    "pretrained_other": (
+        "this project's synthetic renderer (`data/synthesize.py --views other`: close-ups of "
+        "wheels, lamps, badges, dashboards, seats, engines and cargo space, painted landscapes "
+        "and buildings); the project's own."),
+}
+
+
 def _count_line(counts):
     return ", ".join(f"{view} {count:,}" for view, count in counts.items())
 
 
-def model_card(measured_options, report, released_options, released_report, ood_rate):
-    """MODEL_CARD.md text from the two runs' options and reports."""
+def _source_name(folder):
+    folder = Path(folder)
+    return folder.parent.name if folder.name in ("train", "validation") else folder.name
+
+
+def source_counts(options):
+    """{source name: {view: photos}} that a run's `data` and `add` folders gave its training
+    (calibration hold-out included); a split folder counts towards its dataset."""
+    from classifier.training_data import read_view_folders
+    counts = {}
+    folders = [Path(options["data"]) / "train" if (Path(options["data"]) / "train").is_dir()
+               else Path(options["data"])]
+    for extra in map(Path, options.get("add") or []):
+        if (extra / "train").is_dir():
+            folders.append(extra / "train")
+            if (extra / "validation").is_dir():
+                folders.append(extra / "validation")
+        else:
+            folders.append(extra)
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        files = read_view_folders(folder)
+        total = counts.setdefault(_source_name(folder), {})
+        for view, n in files.counts().items():
+            total[view] = total.get(view, 0) + n
+    return counts
+
+
+def _percent(value):
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _source_table(per_source):
+    rows = [f"| {name} | {row['images']} | {_percent(row['accuracy'])} | {row['macro_f1']:.3f} "
+            f"| {_percent(row['other_recall'])} | {_percent(row['sorted_share'])} | "
+            f"{_percent(row['sorted_right'])} |" for name, row in per_source.items()]
+    return "\n".join(["| source | validation photos | accuracy | macro-F1 | `other` recall | "
+                      "sorted at 0.70 | right of sorted |", "|---|---|---|---|---|---|---|",
+                      *rows])
+
+
+def domain_rows(folder):
+    """The leave-one-domain-out rows in `folder`/domains.json, or [] when there are none."""
+    path = Path(folder) / "domains.json" if folder else None
+    if path is None or not path.is_file():
+        return []
+    return json.loads(path.read_text())
+
+
+def _domain_table(rows):
+    if not rows:
+        return ("Not measured for this release (`benchmarks/classifier_domains.py` writes "
+                "the table).")
+    lines = ["| left out | trained on | photos | accuracy | macro-F1 | `other` recall | "
+             "sorted at 0.70 | right of sorted | epochs |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['left_out']} | {', '.join(row['trained_on'])} + renderer `other` "
+                     f"| {row['images']:,} | {_percent(row['accuracy'])} | "
+                     f"{row['macro_f1']:.3f} | {_percent(row['other_recall'])} | "
+                     f"{_percent(row['sorted_share'])} | {_percent(row['sorted_right'])} | "
+                     f"{row['epochs_run']} |")
+    return "\n".join(lines)
+
+
+def model_card(measured_options, report, released_options, released_report, ood_rate,
+               domains=()):
+    """MODEL_CARD.md text from the two runs' options and reports and the leave-one-domain-out
+    rows `domains`."""
     classes = report["classes"]
     unc = report["uncalibrated"]
     per_view = "\n".join(
         f"| {view} | {row['support']} | {row['recall']:.1%} | {row['precision']:.1%} |"
         for view, row in report["per_class"].items() if row["support"])
-    released_train = sum(released_options["train_counts"].values())
     released_holdout = sum(released_options["holdout_counts"].values())
     measured_train = sum(measured_options["train_counts"].values())
     minutes = released_report.get("training_seconds", 0) / 60
@@ -91,6 +186,18 @@ def model_card(measured_options, report, released_options, released_report, ood_
                 f"is below\n  {below:.2f} is predicted again mirrored and the two averaged, the "
                 f"mirror's views swapped\n  left/right; sure photos skip the second pass.")
     views = ", ".join(f"`{c}`" for c in classes)
+    sources = source_counts(released_options)
+    if released_options["out"] == measured_options["out"]:
+        seen = ("The shipped weights are the measured run's: trained on the training photos of "
+                "every source,\nwith the validation photos held back (counts include the photos "
+                "held back for calibration):")
+    else:
+        seen = ("The released weights saw the training and validation photos of every source "
+                "(counts include\nthe photos held back for calibration):")
+    source_lines = "\n".join(
+        f"- **{name}** ({sum(counts.values()):,} pictures: {_count_line(counts)}): "
+        f"{SOURCE_TERMS.get(name, 'see the dataset README for its terms.')}"
+        for name, counts in sources.items())
     return f"""# cargen viewpoint classifier (`classifier/pretrained`)
 
 Tells a car photo's viewpoint, one of: {views}.
@@ -98,7 +205,7 @@ Tells a car photo's viewpoint, one of: {views}.
 Views are the car's own sides: `front_left` is a front three-quarter view with the car's front
 pointing to the image's left, `left` a pure side profile facing left, `rear_left` a rear
 three-quarter view showing the car's left side; `other` is anything that is not one of the
-eight exterior views.
+eight exterior views (interiors, engines, wheels, badges, parts, scenery).
 
 ```
 python classifier/classify_images.py --input DIR      # sorts DIR with this model
@@ -113,28 +220,29 @@ python classifier/classify_images.py --input DIR      # sorts DIR with this mode
 - Confidence is temperature-scaled: T = {released_report.get("temperature", 1.0):.3f}, fitted on
   {released_holdout:,} training photos held back from the weights' training and stored in
   `classes.json`, so the sorter's 0.70 threshold means what it says.
-- Trained with `classifier/train_model.py`'s default options: at most {released_options["epochs"]}
-  epochs, flips with label swap, balanced class weights, label smoothing
-  {released_options["label_smoothing"]}, mosaic outliers {released_options["outliers"]}.
+- Trained with `classifier/train_model.py`'s default recipe for {released_options["epochs"]} epochs: flips with
+  label swap, balanced class weights, label smoothing {released_options["label_smoothing"]}, mosaic outliers
+  {released_options["outliers"]}, geometric and colour augmentation {released_options["augment"]}, photo-condition
+  augmentation {released_options.get("domain_augment", 0.0)} (car smaller, off-centre or cut by the border on
+  studio, plain or busy backgrounds; text and watermark overlays; colour casts, blur, noise,
+  JPEG artefacts).
 
 ## Training data and licences
 
-- **stanford-views**: real street and lot photos from the training split of the Stanford Cars
-  dataset (Krause et al., *3D Object Representations for Fine-Grained Categorization*, 2013),
-  each labelled with its view from the 3D azimuth annotations of the fine-grained pose dataset
-  (Wang et al., `yangyi02/finegrained-pose`). **Both are licensed for non-commercial research
-  use only; so is this model.** The released weights saw the training and validation photos.
-- **`other`**: pictures drawn by this project's synthetic renderer (`data/synthesize.py
-  --views other`: rendered close-ups of wheels, lamps, badges, dashboards, seats, engines and
-  cargo space, painted landscapes and buildings), plus scrambled mosaics of photo pieces made
-  during training.
-- The released model saw {released_train:,} training pictures:
-  {_count_line(released_options["train_counts"])}.
+{seen}
+
+{source_lines}
+
+Because stanford-views is for non-commercial research use only, **so is this model**.
 
 ## How good it is
 
-Measured on the {report["images"]} stanford-views validation photos by a model trained the same
-way with those photos held back ({measured_train:,} training pictures):
+Measured by a model trained the same way with every source's validation photos held back
+({measured_train:,} training pictures), on those {report["images"]} validation photos:
+
+{_source_table(report.get("per_source", {}))}
+
+All sources together:
 
 | figure | value |
 |---|---|
@@ -149,26 +257,31 @@ way with those photos held back ({measured_train:,} training pictures):
 |---|---|---|---|
 {per_view}
 
-`confusion.png` is that run's confusion matrix; `report.json` holds every figure. Training the
-released model took {minutes:.0f} minutes on a 2-core CPU (shared with other jobs at the time).
+Photos from a source it has never seen: the leave-one-domain-out benchmark
+(`benchmarks/classifier_domains.py`) trains the same recipe without one source and measures it
+on every photo of that source:
+
+{_domain_table(list(domains))}
+
+`confusion.png` is the measured run's confusion matrix; `report.json` holds every figure.
+Training the released model took {minutes:.0f} minutes on a 2-core CPU (shared with other jobs).
 
 ## Known limits
 
-- It has never seen a real interior, engine, wheel or badge photo: `other` is learned from
-  synthetic renders and mosaics. A dealer set is about a third such pictures; some will land in
-  a view folder. Look at `sort_report.png` after a sort and retrain with your own labelled
-  `other` photos (`classifier/label_images.py`, then `train_model.py --add`) if needed.
-- Its real photos are street and parking-lot shots. Press photos on white backgrounds,
-  turntable shots and night photos differ from them and will be less accurate.
-- The validation photos were chosen within 15 degrees of their view's centre; photos between
-  two views (for example between `front_left` and `left`) are less certain and more often go to
-  `unknown`.
+- Press photos (studio and white backgrounds) are only simulated by augmentation; no labelled
+  press set was available. Night photos and turntable shots are likewise untested.
+- The stanford-views validation photos were chosen within 15 degrees of their view's centre;
+  photos between two views (for example between `front_left` and `left`) are less certain and
+  more often go to `unknown`.
 - Trucks, buses and motorbikes are outside its training data.
+- For a collection unlike all of these, label a hundred of its photos
+  (`classifier/label_images.py`) and fine-tune: `python classifier/train_model.py --data
+  data/labelled --init classifier/pretrained --out classifier/models/finetuned`.
 
 ## Reproduce
 
-`make pretrained` (needs `../shared/data/stanford-views`) runs the synthesizer, both trainings
-and this folder's assembly with `classifier/release_model.py`.
+`make pretrained` (needs `../shared/data` with the three labelled sets) runs the synthesizer,
+both trainings and this folder's assembly with `classifier/release_model.py`.
 """
 
 
@@ -177,8 +290,9 @@ def folder_size(folder):
     return sum(path.stat().st_size for path in Path(folder).iterdir() if path.is_file())
 
 
-def release(measured, released, out, ood_count=450):
-    """Write the shipped folder `out` from the measured and released runs; returns its size."""
+def release(measured, released, out, ood_count=450, domains=None):
+    """Write the shipped folder `out` from the measured and released runs (and the
+    leave-one-domain-out results folder `domains`, if any); returns its size."""
     measured_options, report = read_run(measured)
     released_options, released_report = read_run(released)
     check_same_recipe(measured_options, released_options)
@@ -196,11 +310,13 @@ def release(measured, released, out, ood_count=450):
     shutil.copy2(Path(released) / "classes.json", partial / "classes.json")
     report = dict(report, ood_missorted=round(ood_rate, 4),
                   measured_by=f"model trained without the validation photos ({Path(measured)})",
-                  released_model_trained_on=released_options["train_counts"])
+                  released_model_trained_on=released_options["train_counts"],
+                  leave_one_domain_out=domain_rows(domains))
     (partial / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     shutil.copy2(Path(measured) / "confusion.png", partial / "confusion.png")
     (partial / "MODEL_CARD.md").write_text(
-        model_card(measured_options, report, released_options, released_report, ood_rate))
+        model_card(measured_options, report, released_options, released_report, ood_rate,
+                   domain_rows(domains)))
     size = folder_size(partial)
     if size > SIZE_LIMIT_BYTES:
         raise UsageError(f"{partial}: {size / 2**20:.1f} MB, over the 10 MB limit for a "
@@ -217,7 +333,8 @@ def release(measured, released, out, ood_count=450):
 def main(argv=None):
     """Assemble classifier/pretrained and print its figures."""
     args = parse_args(argv)
-    size, ood_rate, report = release(args.measured, args.released, args.out, args.ood)
+    size, ood_rate, report = release(args.measured, args.released, args.out, args.ood,
+                                     args.domains)
     print(f"validation (held back): accuracy {report['accuracy']:.1%}, macro-F1 "
           f"{report['macro_f1']:.3f}, sorted at {report['threshold']:.2f} "
           f"{report['sorted_share']:.1%} ({report['sorted_right']:.1%} right), "

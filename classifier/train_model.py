@@ -7,6 +7,13 @@ Examples:
   python classifier/train_model.py --data my_views --validation-split 0.15 --arch seed \\
       --out classifier/models/seed_run
   python classifier/train_model.py --data data/synthetic --out classifier/models/synthetic --resume
+  python classifier/train_model.py --data data/labelled --init classifier/pretrained \
+      --out classifier/models/finetuned
+
+--init RUN fine-tunes a trained run (e.g. classifier/pretrained) on your own labelled photos
+(the labelling page's export: train/ and validation/ view folders): its network, image size,
+fit and classes carry over (views your data adds get fresh output rows), with fine-tuning
+defaults: a tenth of the learning rate and 15 epochs.
 """
 
 import argparse
@@ -30,24 +37,36 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder to create (default: classifier/models/<arch>_<size>px)")
     parser.add_argument("--add", action="append", default=[], type=Path, metavar="DIR",
-                        help="more labelled view folders (or a dataset with train/) mixed into "
-                             "the training set; repeatable (default: none)")
+                        help="more labelled view folders mixed into the training set; a dataset "
+                             "with train/ and validation/ adds both (validation measured per "
+                             "source in the report); repeatable (default: none)")
     parser.add_argument("--validation-split", type=float, default=None,
                         help="share of a single folder of views kept for validation, stratified "
                              "and seeded (default: 0.15 when --data has no validation/)")
-    parser.add_argument("--arch", choices=ARCH_CHOICES, default="compact",
+    parser.add_argument("--init", type=Path, default=None, metavar="RUN",
+                        help="start from this trained run's weights and fine-tune (its network, "
+                             "image size, fit and classes carry over; default: train from "
+                             "scratch)")
+    parser.add_argument("--arch", choices=ARCH_CHOICES, default=None,
                         help="network: compact (default, batch-normalised small CNN) or seed "
-                             "(the 2021 network: 3 conv + 512 dense, RMSprop)")
+                             "(the 2021 network: 3 conv + 512 dense, RMSprop); with --init, "
+                             "the run's")
     parser.add_argument("--image-size", type=int, default=None,
                         help="square input size in pixels, at least 32 (default: 112 for "
-                             "compact, 150 for seed)")
-    parser.add_argument("--fit", choices=FIT_MODES, default="stretch",
-                        help="how a photo is made square: pad, crop or stretch (default: stretch)")
-    parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: 40)")
+                             "compact, 150 for seed; with --init, the run's)")
+    parser.add_argument("--fit", choices=FIT_MODES, default=None,
+                        help="how a photo is made square: pad, crop or stretch (default: "
+                             "stretch; with --init, the run's)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="maximum epochs (default: 40; 15 with --init)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="peak learning rate (default: 3e-3 AdamW with warm-up and cosine "
-                             "decay for compact, 1e-3 RMSprop for seed)")
+                             "decay for compact, 1e-3 RMSprop for seed; a tenth of that with "
+                             "--init)")
+    parser.add_argument("--freeze-batch-norm", action="store_true",
+                        help="keep the batch-normalisation statistics and scales fixed "
+                             "(default: off)")
     parser.add_argument("--weight-decay", type=float, default=1e-4,
                         help="AdamW weight decay for compact (default: 1e-4)")
     parser.add_argument("--label-smoothing", type=float, default=0.1,
@@ -61,6 +80,12 @@ def parse_args(argv=None):
     parser.add_argument("--augment", type=float, default=1.0,
                         help="strength of rotation/shift/zoom/contrast/brightness/saturation "
                              "augmentation, 0 = off (default: 1.0)")
+    parser.add_argument("--domain-augment", type=float, default=0.3,
+                        help="strength of the photo-condition augmentation (car smaller, "
+                             "off-centre or cut by the border on studio, plain or busy "
+                             "backgrounds; text and watermark overlays; colour casts, blur, "
+                             "noise, JPEG artefacts); scales every probability, 0 = off "
+                             "(default: 0.3)")
     parser.add_argument("--outliers", type=float, default=0.15,
                         help="share of every batch replaced by scrambled mosaics of photo "
                              "pieces labelled `other` (outlier exposure), used only when the "
@@ -106,7 +131,8 @@ def main(argv=None):
     dry_run = options.pop("dry_run")
     if options["out"] is None:
         resolved = resolve_options({**options, "out": "."})
-        options["out"] = Path("classifier/models") / f"{args.arch}_{resolved['image_size']}px"
+        options["out"] = (Path("classifier/models")
+                          / f"{resolved['arch']}_{resolved['image_size']}px")
     if dry_run:
         print(json.dumps(resolve_options(options), indent=2))
         return 0

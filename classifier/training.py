@@ -17,9 +17,15 @@ from cargen.cli import UsageError, quiet_tensorflow
 from cargen.images import FIT_MODES
 from cargen.safe_files import replace_atomically
 from cargen.safe_files import write_json as _write_json
-from classifier import training_data
+from classifier import fine_tuning, training_data
+from classifier.augmentation import DomainAugmentation
 from classifier.calibration import fit_temperature
-from classifier.evaluation import labelled_probabilities, report_from_probabilities
+from classifier.evaluation import (
+    figures_by_source,
+    labelled_probabilities,
+    predict_files,
+    report_from_probabilities,
+)
 from classifier.inference import MODEL_FILE, ViewClassifier, load_classifier, write_classes_json
 from classifier.model import ARCH_DEFAULTS, ARCHS, build_model, multiply_adds
 from classifier.report import format_report, plot_confusion, plot_curves
@@ -40,12 +46,23 @@ MIN_IMAGE_SIZE = 32
 def resolve_options(options):
     """Fill per-architecture defaults into `options` (a dict) and check the values."""
     options = dict(options)
+    fine_tune = bool(options.get("init"))
+    if fine_tune:
+        fine_tuning.inherit_options(options, fine_tuning.init_run_info(options["init"]))
+    options["arch"] = options.get("arch") or "compact"
     if options["arch"] not in ARCHS:
         raise UsageError(f"unknown --arch {options['arch']!r}; choose one of {', '.join(ARCHS)}")
     defaults = ARCH_DEFAULTS[options["arch"]]
-    for key in ("image_size", "learning_rate"):
-        if options.get(key) is None:
-            options[key] = defaults[key]
+    if options.get("image_size") is None:
+        options["image_size"] = defaults["image_size"]
+    if options.get("learning_rate") is None:
+        share = fine_tuning.FINE_TUNE_DEFAULTS["learning_rate_share"] if fine_tune else 1.0
+        options["learning_rate"] = defaults["learning_rate"] * share
+    if options.get("epochs") is None:
+        options["epochs"] = fine_tuning.FINE_TUNE_DEFAULTS["epochs"] if fine_tune else 40
+    options["freeze_batch_norm"] = bool(options.get("freeze_batch_norm"))
+    options["fit"] = options.get("fit") or "stretch"
+    options["init"] = str(options["init"]) if fine_tune else None
     if options["image_size"] < MIN_IMAGE_SIZE:
         raise UsageError(f"--image-size {options['image_size']} is too small "
                          f"(at least {MIN_IMAGE_SIZE})")
@@ -57,6 +74,8 @@ def resolve_options(options):
         raise UsageError("--flip-average-below must be in (0, 1]")
     if not 0 <= options["holdout"] < 1:
         raise UsageError("--holdout must be between 0 and 1 (0 turns calibration off)")
+    if options.get("domain_augment", 0.0) < 0:
+        raise UsageError("--domain-augment must be at least 0 (0 turns it off)")
     if not 0 <= options.get("outliers", 0.0) < 1:
         raise UsageError("--outliers must be between 0 and 1")
     if options["epochs"] < 1 or options["batch_size"] < 1:
@@ -130,13 +149,24 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
     if options["class_weight"] == "balanced":
         weights = training_data.balanced_class_weights(options["_train_views"], classes, flip)
     augment = training_data.augmentation_layers(options["seed"], options["augment"])
+    domain = None
+    if options.get("domain_augment", 0.0) > 0:
+        domain = DomainAugmentation(options["image_size"], options["domain_augment"],
+                                    options["seed"])
     train_stream = training_data.training_pipeline(
         train_cached, classes, options["batch_size"], flip=flip, augment=augment,
-        class_weights=weights, outlier_share=options.get("outliers", 0.0), seed=options["seed"])
+        class_weights=weights, outlier_share=options.get("outliers", 0.0), seed=options["seed"],
+        domain=domain)
     validation_stream = training_data.evaluation_pipeline(validation_cached, len(classes),
                                                           options["batch_size"])
     steps = int(np.ceil(n_train / options["batch_size"]))
     model = build_model(options["arch"], options["image_size"], len(classes))
+    if options.get("init"):
+        new = fine_tuning.initialise_from(model, options["init"], classes)
+        print(f"starting from {options['init']}"
+              + (f"; new classes {', '.join(new)} start fresh" if new else ""))
+    if options.get("freeze_batch_norm"):
+        fine_tuning.freeze_batch_norm(model)
     model.compile(optimizer=_optimizer(options, steps),
                   loss=keras.losses.CategoricalCrossentropy(
                       label_smoothing=options["label_smoothing"]),
@@ -187,6 +217,9 @@ def train(options):
         print(f"{run_dir}: run already complete (report.json exists); nothing to do")
         return json.loads((run_dir / REPORT_FILE).read_text())
     train_files, holdout_files, validation_files, classes = _split(options)
+    if options.get("init"):  # fail before decoding the photos, not after
+        fine_tuning.initialise_from(build_model(options["arch"], options["image_size"],
+                                                len(classes)), options["init"], classes)
     run_dir = _prepare_run_dir(run_dir, options["resume"])
     saved = {key: value for key, value in options.items() if not key.startswith("_")}
     saved["classes"] = classes
@@ -224,6 +257,9 @@ def _split(options):
     train_files, validation_files = training_data.find_dataset(
         options["data"], options["add"], options["validation_split"], options["seed"])
     classes = training_data.class_list(train_files.views, options["flip"])
+    if options.get("init"):
+        classes = fine_tuning.carried_classes(
+            fine_tuning.init_run_info(options["init"])["classes"], classes)
     holdout_files = training_data.LabelledFiles()
     if options["holdout"] > 0:
         train_files, holdout_files = training_data.stratified_split(
@@ -287,9 +323,14 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
                        calibration=f"temperature fitted on {len(holdout_files)} held-back "
                                    f"training photos")
     classifier.temperature, classifier.flip_average_below = temperature, below
-    calibrated, true_views, failed = labelled_probabilities(classifier, validation_files)
-    report = report_from_probabilities(calibrated, true_views, classes, temperature,
+    calibrated, kept, failed = predict_files(classifier, validation_files.paths)
+    kept_files = validation_files.subset(kept)
+    report = report_from_probabilities(calibrated, kept_files.views, classes, temperature,
                                        options["threshold"])
+    sources = training_data.validation_sources(options["data"], options["add"])
+    if len(sources) > 1:
+        report["per_source"] = figures_by_source(calibrated, kept_files, sources, classes,
+                                                 temperature, options["threshold"])
     report["flip_average"] = flip
     report["flip_average_below"] = below
     report["unreadable_validation_files"] = failed
@@ -300,6 +341,11 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
         plot_curves(run_dir / HISTORY_FILE, run_dir / "curves.png")
     _write_json(run_dir / REPORT_FILE, report)  # written last: it marks the run complete
     print(format_report(report))
+    for name, row in report.get("per_source", {}).items():
+        other = "" if row["other_recall"] is None else f", other recall {row['other_recall']:.1%}"
+        print(f"  {name}: {row['images']} photos, accuracy {row['accuracy']:.1%}, macro-F1 "
+              f"{row['macro_f1']:.3f}{other}, sorted {row['sorted_share']:.1%} "
+              f"({row['sorted_right']:.1%} right)")
     print(f"temperature {temperature:.3f}: ECE {report['uncalibrated']['ece']:.3f} -> "
           f"{report['ece']:.3f}")
     print(f"run folder: {run_dir}")

@@ -6,6 +6,8 @@ skipped), cached as uint8, then shuffled, augmented and flipped with the label s
 the mirror map on every epoch.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from cargen.cli import Progress, quiet_tensorflow
@@ -21,6 +23,24 @@ from cargen.labelled_sets import (  # noqa: E402, F401  (re-exported for trainin
 )
 from cargen.pipeline import image_dataset  # noqa: E402  (imports TensorFlow: after quieting it)
 from cargen.views import MIRROR, VIEWS, mirror_permutation  # noqa: E402
+
+
+def validation_sources(data, add=()):
+    """{source name: validation folder} of `data` and of every `add` dataset with a
+    `validation/` folder (a single split folder is its own source); names are folder names."""
+    sources = {}
+    for folder in [Path(data), *map(Path, add)]:
+        if (folder / "train").is_dir() and (folder / "validation").is_dir():
+            found = folder / "validation"
+        elif folder == Path(data):
+            found = folder
+        else:
+            continue
+        name = folder.resolve().name
+        while name in sources:
+            name += "+"
+        sources[name] = found
+    return sources
 
 
 def class_list(views, flip):
@@ -170,13 +190,14 @@ def scrambled_mosaics(images):
 
 
 def training_pipeline(cached, classes, batch_size, flip=True, augment=None, class_weights=None,
-                      outlier_share=0.0, seed=0):
+                      outlier_share=0.0, seed=0, domain=None):
     """Epoch stream of (float32 images, one-hot labels[, sample weights]) batches.
 
     With `flip`, each image is mirrored with probability 0.5 and its label is moved to the
     mirror view (left <-> right, ...). With `outlier_share` > 0 and an `other` class, that share
     of every batch becomes scrambled mosaics labelled `other`. `augment` is a Keras layer applied
-    to every batch.
+    to every batch; `domain` (a `classifier.augmentation.DomainAugmentation`) re-frames the
+    images before it and adds overlays and capture artefacts after it.
     """
     n_classes = len(classes)
     permutation = tf.constant(mirror_permutation(classes), tf.int32)
@@ -197,8 +218,12 @@ def training_pipeline(cached, classes, batch_size, flip=True, augment=None, clas
             images = tf.where(chosen[:, None, None, None], scrambled_mosaics(images), images)
             labels = tf.where(chosen, other, labels)
             onehot = tf.one_hot(labels, n_classes)
+        if domain is not None:
+            images = domain.before(images)
         if augment is not None:
             images = tf.clip_by_value(augment(images, training=True), 0.0, 255.0)
+        if domain is not None:
+            images = domain.after(images)
         if weights is None:
             return images, onehot
         return images, onehot, tf.gather(weights, labels)

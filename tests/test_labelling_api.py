@@ -410,3 +410,22 @@ def test_the_script_serves_on_loopback_and_stops_cleanly_on_ctrl_c(photos, tmp_p
         process.kill()
     assert process.returncode == 0, err
     assert "stopped: 0 labelled" in out and "Traceback" not in err
+
+
+def test_the_shipped_model_guesses_unless_told_otherwise(photos, tmp_path):
+    from classifier.label_images import DEFAULT_MODEL, parse_args
+    folder, _ = photos
+    common = ["--input", str(folder), "--out", str(tmp_path / "labelled")]
+    assert Path(parse_args(common).model).parts[-2:] == DEFAULT_MODEL.parts
+    assert parse_args(common + ["--no-model"]).model is None
+    assert parse_args(common + ["--model", "mine"]).model == Path("mine")
+
+
+def test_state_gives_the_command_that_trains_on_the_export(photos, open_app,
+                                                          tiny_classifier_run):
+    from classifier.label_store import training_command
+    folder, _ = photos
+    client, session = open_app(folder, classifier=load_classifier(tiny_classifier_run))
+    command = client.get("/api/state").get_json()["state"]["train_command"]
+    assert command == training_command(session.out_dir, tiny_classifier_run)
+    assert f"--data {session.out_dir} --init {tiny_classifier_run} --out " in command

@@ -26,7 +26,13 @@ from werkzeug.exceptions import HTTPException
 from cargen.cli import UsageError
 from cargen.safe_files import FolderLock
 from cargen.views import VIEW_AZIMUTH_DEGREES, VIEWS
-from classifier.labeller.label_log import DECISIONS, SKIP, LabelStore, export_labels
+from classifier.labeller.label_log import (
+    DECISIONS,
+    SKIP,
+    LabelStore,
+    export_labels,
+    training_command,
+)
 from classifier.labeller.photo_queue import PhotoQueue
 from classifier.labeller.thumbnails import THUMB_SIZE, Thumbnails, placeholder_png
 
@@ -216,6 +222,9 @@ class LabellingSession:
             "page_size": self.page_size,
             "input": str(self.input_dir),
             "labels_file": str(self.store.path),
+            "train_command": training_command(
+                self.out_dir, self.classifier.run_dir if self.classifier is not None and
+                self.classifier.run_dir else None),
         }
 
     # files -----------------------------------------------------------------------------

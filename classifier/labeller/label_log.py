@@ -214,6 +214,16 @@ class LabelStore:
             self._file.close()
 
 
+def training_command(out_dir, init=None):
+    """The train_model.py command for an export in `out_dir`: fine-tuning run folder `init`
+    (e.g. classifier/pretrained) on it, or training from scratch when `init` is None."""
+    if init is None:
+        return (f"python classifier/train_model.py --data {out_dir} "
+                f"--out classifier/models/labelled")
+    return (f"python classifier/train_model.py --data {out_dir} --init {init} "
+            f"--out classifier/models/finetuned")
+
+
 def export_labels(labels, input_dir, out_dir, validation_split=0.2, seed=0):
     """Write `OUT/train/<view>/` and `OUT/validation/<view>/` from `labels` ({file: view}).
 

@@ -184,10 +184,11 @@
     show("empty");
   }
 
+  // the export, then the training on it (fine-tuning the guessing model when there is one)
   function exportCommand() {
     const out = S.info.labels_file.replace(/\/labels\.csv$/, "");
     return "python classifier/label_images.py --input " + S.info.input + " --out " + out +
-      " --export";
+      " --export\n" + S.info.train_command;
   }
 
   // ---- review mode ----------------------------------------------------------------------
@@ -219,7 +220,7 @@
       showEmpty(waiting ? "Waiting for the model's guesses…" : "Review: nothing to show",
         (page && page.reason ? page.reason[0].toUpperCase() + page.reason.slice(1) + ". " : "") +
         (S.info.open ? "Tab switches to single mode for the rest." :
-          "Every photo is decided. Write the training folders with:"),
+          "Every photo is decided. Write the training folders and train on them with:"),
         S.info.open ? "" : exportCommand());
       return;
     }
@@ -363,8 +364,8 @@
     if (!item) {
       S.shown = null;
       if (S.refilling || S.info.open > 0) showEmpty("Loading…", "");
-      else showEmpty("Every photo is decided", "Write the training folders with:",
-                     exportCommand());
+      else showEmpty("Every photo is decided",
+                     "Write the training folders and train on them with:", exportCommand());
       return;
     }
     show("single");
