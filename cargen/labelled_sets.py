@@ -130,7 +130,8 @@ def find_dataset(data, add=(), validation_split=None, seed=0):
 
     `data` holds `train/` and `validation/` view folders, or is one folder of views split with
     `validation_split` (0.15 when not given). Every `add` folder (its `train/` when it has one)
-    is mixed into the training files only.
+    is mixed into the training files; an `add` dataset's `validation/` joins the validation
+    files.
     """
     data = Path(data)
     share = validation_split or DEFAULT_VALIDATION_SHARE
@@ -150,6 +151,8 @@ def find_dataset(data, add=(), validation_split=None, seed=0):
     for extra in add:
         extra = Path(extra)
         train.extend(read_view_folders(extra / TRAIN if (extra / TRAIN).is_dir() else extra))
+        if (extra / TRAIN).is_dir() and (extra / VALIDATION).is_dir():
+            validation.extend(read_view_folders(extra / VALIDATION))
     if not train:
         raise UsageError(f"{data}: no images found in its view folders")
     if not validation:

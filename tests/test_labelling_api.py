@@ -423,7 +423,7 @@ def test_the_shipped_model_guesses_unless_told_otherwise(photos, tmp_path):
 
 def test_state_gives_the_command_that_trains_on_the_export(photos, open_app,
                                                           tiny_classifier_run):
-    from classifier.label_store import training_command
+    from classifier.labeller.label_log import training_command
     folder, _ = photos
     client, session = open_app(folder, classifier=load_classifier(tiny_classifier_run))
     command = client.get("/api/state").get_json()["state"]["train_command"]
