@@ -161,6 +161,24 @@ def find_dataset(data, add=(), validation_split=None, seed=0):
     return train, validation
 
 
+def validation_sources(data, add=()):
+    """{source name: validation folder} of `data` and of every `add` dataset with a
+    `validation/` folder (a single split folder is its own source); names are folder names."""
+    sources = {}
+    for folder in [Path(data), *map(Path, add)]:
+        if (folder / TRAIN).is_dir() and (folder / VALIDATION).is_dir():
+            found = folder / VALIDATION
+        elif folder == Path(data):
+            found = folder
+        else:
+            continue
+        name = folder.resolve().name
+        while name in sources:
+            name += "+"
+        sources[name] = found
+    return sources
+
+
 @dataclass
 class Placement:
     """One file of a labelled set: its source and where it goes (`split/view/name`)."""

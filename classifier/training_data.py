@@ -6,7 +6,6 @@ skipped), cached as uint8, then shuffled, augmented and flipped with the label s
 the mirror map on every epoch.
 """
 
-from pathlib import Path
 
 import numpy as np
 
@@ -20,27 +19,10 @@ from cargen.labelled_sets import (  # noqa: E402, F401  (re-exported for trainin
     find_dataset,
     read_view_folders,
     stratified_split,
+    validation_sources,
 )
 from cargen.pipeline import image_dataset  # noqa: E402  (imports TensorFlow: after quieting it)
 from cargen.views import MIRROR, VIEWS, mirror_permutation  # noqa: E402
-
-
-def validation_sources(data, add=()):
-    """{source name: validation folder} of `data` and of every `add` dataset with a
-    `validation/` folder (a single split folder is its own source); names are folder names."""
-    sources = {}
-    for folder in [Path(data), *map(Path, add)]:
-        if (folder / "train").is_dir() and (folder / "validation").is_dir():
-            found = folder / "validation"
-        elif folder == Path(data):
-            found = folder
-        else:
-            continue
-        name = folder.resolve().name
-        while name in sources:
-            name += "+"
-        sources[name] = found
-    return sources
 
 
 def class_list(views, flip):
