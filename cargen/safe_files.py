@@ -202,7 +202,8 @@ def repair_last_line(path):
 
 
 class FolderLock:
-    """An exclusive, non-blocking lock on a folder (a `flock` on `lock_path`).
+    """An exclusive, non-blocking lock: a `flock` on `lock_path`, a lock file (made if missing)
+    or an existing folder itself (which leaves nothing behind in it).
 
     Use as a context manager; entering raises `FolderBusyError(busy_message)` when another
     process holds it. The lock goes with the process, so a killed run never leaves it stale.
@@ -211,23 +212,35 @@ class FolderLock:
     def __init__(self, lock_path, busy_message):
         self.path = Path(lock_path)
         self.busy_message = busy_message
-        self._handle = None
+        self._fd = None
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a")
+        if self.path.is_dir():
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self._handle.close()
-            self._handle = None
+            os.close(fd)
             raise FolderBusyError(self.busy_message) from None
+        self._fd = fd
         return self
 
     def __exit__(self, *exc):
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def moving_lock(folder):
+    """The lock of a folder whose files a job is moving: a preparation or its restore, a sort
+    moving its input or its undo. Two such jobs on one folder would move the same files; the
+    second gets a one-line `FolderBusyError`. The folder itself is locked: no file is left in it.
+    """
+    return FolderLock(folder, f"{folder}: another job (a sort, a preparation or a restore) is "
+                              "moving files in this folder; wait for it to finish")
 
 
 def kill_point(point, counters={}):  # noqa: B006  (a per-process counter is the point)

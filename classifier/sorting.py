@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,13 @@ import numpy as np
 from cargen.cli import UsageError, quiet_tensorflow
 from cargen.images import is_image_name, list_images
 from cargen.move_journal import COPY
-from cargen.safe_files import copy_to_temporary, free_name, fsync_dir, remove_temporary_files
+from cargen.safe_files import (
+    copy_to_temporary,
+    free_name,
+    fsync_dir,
+    moving_lock,
+    remove_temporary_files,
+)
 from classifier.sort_manifest import (
     COPIED,
     ERROR,
@@ -229,7 +236,7 @@ def sort_folder(classifier, input_dir, output_dir=None, threshold=0.7, mode="mov
         return _dry_run(classifier, images, output, threshold, mode, batch_size,
                         flip_average, progress)
     output.mkdir(parents=True, exist_ok=True)
-    with sort_lock(output):
+    with (moving_lock(input_dir) if mode == "move" else nullcontext()), sort_lock(output):
         manifest, journal, recovered = open_sort_record(output, classifier.classes)
         try:
             for folder in [output / name for name in [*classifier.classes, UNKNOWN]]:

@@ -6,12 +6,13 @@ moment is finished by running it again. A name taken since the sort gets a `~N` 
 
 import os
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cargen.cli import UsageError
 from cargen.move_journal import MOVE, REMOVE
-from cargen.safe_files import free_name, fsync_dir, remove_temporary_files
+from cargen.safe_files import free_name, fsync_dir, moving_lock, remove_temporary_files
 from classifier.sort_manifest import (
     COPIED,
     MANIFEST_NAME,
@@ -51,11 +52,16 @@ def undo_sort(output_dir, batch_size=256, progress=None):
     if not manifest_path.exists():
         raise UsageError(f"{manifest_path}: no manifest, nothing to undo")
     result = UndoResult()
-    with sort_lock(output):
+    with sort_lock(output), ExitStack() as locks:
         manifest, journal, result.recovered = open_sort_record(output)
         try:
             active, _ = replay(manifest)
             entries = list(active.values())  # oldest first: the first owner of a name gets it back
+            moved_from = {os.path.dirname(manifest.absolute(e["file"])) for e in entries
+                          if e["action"] != COPIED}
+            for folder in sorted(moved_from):
+                if os.path.isdir(folder):
+                    locks.enter_context(moving_lock(folder))
             for folder in {os.path.dirname(manifest.absolute(e["file"])) for e in entries}:
                 remove_temporary_files(folder)
             for start in range(0, len(entries), batch_size):

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from cargen.cli import UsageError, run_main
 from classifier.sort_manifest import Manifest, folder_counts
-from generator.generate import GRID_FILE, WALK_FILE
-from generator.run_folder import RunFolder
+from generator.run_folder import SAMPLES_GRID_FILE, SAMPLES_WALK_FILE, RunFolder
 
 
 def read_json(path):
@@ -70,8 +69,8 @@ def main(argv=None):
         "Look at:",
         f"  {Path(args.sorted) / 'sort_report.png'}    the sort at a glance",
         f"  {generator.progress_gif}    the generator learning, epoch by epoch",
-        f"  {Path(args.samples) / GRID_FILE}    new cars from the trained generator",
-        f"  {Path(args.samples) / WALK_FILE}    a walk through latent space",
+        f"  {Path(args.samples) / SAMPLES_GRID_FILE}    new cars from the trained generator",
+        f"  {Path(args.samples) / SAMPLES_WALK_FILE}    a walk through latent space",
         f"  {Path(args.classifier) / 'confusion.png'}    the classifier's confusion matrix",
     ]
     print("\n".join(lines))

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from cargen.cli import UsageError, run_main
+from generator.run_folder import SAMPLES_GRID_FILE, SAMPLES_WALK_FILE
 
-GRID_FILE = "grid.png"
-WALK_FILE = "interpolation.gif"
 MAX_GRID_IMAGES = 100
 MAX_WALKS = 16
 
@@ -121,7 +120,7 @@ def main(argv=None):
         if every_view:
             grid = pictures.label_rows(grid, [view for view, _ in views], background=48,
                                        colour=(230, 230, 230))
-        print(f"wrote {pictures.save_png(grid, out / GRID_FILE)}")
+        print(f"wrote {pictures.save_png(grid, out / SAMPLES_GRID_FILE)}")
     if args.interpolate:
         walks = min(args.n, MAX_WALKS // len(views))
         path = sampling.latent_walk(walks, generator.latent_dim, args.interpolate,
@@ -136,7 +135,7 @@ def main(argv=None):
         drawn = sampling.generate_pictures(generator, flat, args.batch_size, ids)
         frames = [pictures.image_grid(frame, columns=walks, scale=scale)
                   for frame in drawn.reshape(len(path), -1, *drawn.shape[1:])]
-        gif = pictures.save_gif(frames, out / WALK_FILE, args.fps)
+        gif = pictures.save_gif(frames, out / SAMPLES_WALK_FILE, args.fps)
         print(f"wrote {gif} ({len(frames)} frames, {walks} walks"
               + (f" x {len(views)} views)" if every_view else ")"))
     print(f"done in {time.perf_counter() - start:.1f} s")

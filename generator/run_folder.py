@@ -48,6 +48,10 @@ IMAGES_DIR = "images"
 GRID_FILES = "generated_plot_*.png"  # one per epoch: generated_plot_EEEE.png
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
+
+# what generate.py writes into its --out folder of samples
+SAMPLES_GRID_FILE = "grid.png"
+SAMPLES_WALK_FILE = "interpolation.gif"
 GENERATOR_FILE = "generator.keras"
 BEST_GENERATOR_FILE = "generator_best.keras"
 

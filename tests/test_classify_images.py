@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from cargen.images import load_square
-from cargen.safe_files import KILL_ENV
+from cargen.safe_files import KILL_ENV, FolderBusyError, moving_lock
 from classifier.inference import load_classifier
 from classifier.sort_manifest import ERROR, MANIFEST_NAME, REPORT_NAME, UNKNOWN
 from classifier.sorting import sort_folder
@@ -193,6 +193,25 @@ def test_copy_to_another_folder_and_undo(tiny_classifier_run, tmp_path):
     assert sum(again.counts.values()) == 0 and again.skipped == 8
     assert undo_sort(sorted_dir).complete
     assert listing(pictures) == before and not sorted_dir.exists() or not any(sorted_dir.iterdir())
+
+
+def test_a_folder_another_job_is_moving_files_in_is_not_sorted(tiny_classifier_run, tmp_path):
+    pictures = tmp_path / "pictures"
+    make_photos(pictures, 4)
+    before = sorted(os.listdir(pictures))
+    classifier = load_classifier(tiny_classifier_run)
+    with moving_lock(pictures):  # as a preparation of the folder still running would hold it
+        with pytest.raises(FolderBusyError, match="is moving files in this folder"):
+            sort_folder(classifier, pictures, threshold=THRESHOLD)
+        assert sorted(os.listdir(pictures)) == before
+        copied = sort_folder(classifier, pictures, tmp_path / "copies", threshold=THRESHOLD,
+                             mode="copy")  # a copy moves nothing out of the folder
+        assert sum(copied.counts.values()) == 4
+    sort_folder(classifier, pictures, threshold=THRESHOLD)
+    with moving_lock(pictures):
+        with pytest.raises(FolderBusyError, match="is moving files in this folder"):
+            undo_sort(pictures)
+    assert undo_sort(pictures).complete and sorted(os.listdir(pictures)) == before
 
 
 def test_one_line_errors(tiny_classifier_run, tmp_path):

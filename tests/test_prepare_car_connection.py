@@ -280,14 +280,14 @@ def test_default_report_folder_and_name_collisions_in_rejected(tmp_path):
 
 
 def test_two_preparations_of_one_folder_at_once_are_refused(tmp_path):
-    from cargen.datasets.prepare_pictures import folder_lock
+    from cargen.safe_files import moving_lock
     folder = tmp_path / "pictures"
     folder.mkdir()
     (folder / "empty.jpg").write_bytes(b"")
-    with folder_lock(folder):  # as a preparation still running would hold it
+    with moving_lock(folder):  # as a preparation (or a sort) still running would hold it
         result = run_script(folder)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "another preparation or restore is running" in result.stderr
+    assert "is moving files in this folder" in result.stderr
     assert (folder / "empty.jpg").exists()
     assert run_script(folder).returncode == 0 and (folder / "rejected" / "empty.jpg").exists()
 

@@ -20,6 +20,7 @@ from cargen.safe_files import (
     FolderLock,
     free_name,
     link_no_replace,
+    moving_lock,
     remove_temporary_files,
     repair_last_line,
     write_json,
@@ -110,6 +111,15 @@ def test_folder_lock_refuses_a_second_holder_in_another_process(tmp_path):
         holder.wait()
     with FolderLock(lock, "busy"):  # a killed holder never leaves the lock stale
         pass
+
+
+def test_moving_lock_locks_the_folder_itself_and_leaves_nothing_in_it(tmp_path):
+    (tmp_path / "car.jpg").write_bytes(b"x")
+    with moving_lock(tmp_path):
+        with pytest.raises(FolderBusyError, match="is moving files in this folder"):
+            with moving_lock(tmp_path):  # flock is per open file: refused in one process too
+                pass
+    assert os.listdir(tmp_path) == ["car.jpg"]
 
 
 def test_repair_last_line_cuts_only_a_half_line(tmp_path):

@@ -7,7 +7,7 @@ duplicate group into `<folder>/duplicates/` (cargen.move_journal: one rename per
 first in `<folder>/.cargen_journal.jsonl` with its reason, never a delete). It writes
 metadata.csv, duplicates.csv, rejected.csv, unparsed.csv and summary.txt to a report folder.
 Hashes are cached in `<folder>/.cargen_hashes.csv`, so a re-run (also after a kill) only reads
-new files. A run holds `<folder>/.cargen_lock`: two at once on one folder are refused.
+new files. A run locks the folder (`safe_files.moving_lock`): two at once on one folder are refused.
 """
 
 import csv
@@ -22,13 +22,12 @@ from cargen.datasets.car_connection import COLUMNS, try_parse_name
 from cargen.datasets.image_hashes import ImageHash, group_duplicates, hash_images
 from cargen.images import JUNK_NAMES, is_image_name
 from cargen.move_journal import MoveJournal, relative_to
-from cargen.safe_files import FolderLock, repair_last_line, write_text
+from cargen.safe_files import moving_lock, repair_last_line, write_text
 
 REJECTED_DIR = "rejected"
 DUPLICATES_DIR = "duplicates"
 CACHE_NAME = ".cargen_hashes.csv"
 JOURNAL_NAME = ".cargen_journal.jsonl"
-LOCK_NAME = ".cargen_lock"
 REPORT_FILES = ("metadata.csv", "duplicates.csv", "rejected.csv", "unparsed.csv", "summary.txt")
 SIZE_BINS = (128, 256, 512, 1024, 2048)
 _CACHE_COLUMNS = ("name", "size", "mtime_ns", "content", "perceptual", "width", "height",
@@ -184,12 +183,6 @@ def _not_image_reason(name):
         "not an image file (no extension)"
 
 
-def folder_lock(folder):
-    """The lock that keeps two preparations (or restores) off the same folder."""
-    return FolderLock(Path(folder) / LOCK_NAME,
-                      f"{folder}: another preparation or restore is running on this folder")
-
-
 class FolderMoves:
     """The journaled moves of files between `folder` and its sub-folders, and their reasons."""
 
@@ -227,7 +220,7 @@ def prepare_folder(folder, report_dir=None, dedupe=False, dry_run=False, max_dis
                          "(they would be taken for stray files); choose another --report")
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
-    with folder_lock(folder):
+    with moving_lock(folder):
         return _prepare(folder, report_dir, dedupe, dry_run, max_distance,
                         max_colour_difference, workers)
 
@@ -408,7 +401,7 @@ def restore_folder(folder):
     """Move every file in `rejected/` and `duplicates/` back into `folder` under the name it had
     (from the journal; suffixed if that name is taken). Returns the number moved."""
     folder = Path(folder)
-    with folder_lock(folder):
+    with moving_lock(folder):
         journal = FolderMoves(folder)
         journal.recover()
         return _restore(folder, journal)
