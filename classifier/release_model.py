@@ -104,16 +104,16 @@ def _source_name(folder):
 
 def source_counts(options):
     """{source name: {view: photos}} that a run's `data` and `add` folders gave its training
-    (calibration hold-out included); a split folder counts towards its dataset."""
+    (calibration hold-out included): a dataset's train/ (its validation/ is the run's
+    validation), or a folder of views; a split folder added on its own (the released run's
+    `--add DATASET/validation`) counts towards its dataset."""
     from classifier.training_data import read_view_folders
     counts = {}
     folders = [Path(options["data"]) / "train" if (Path(options["data"]) / "train").is_dir()
                else Path(options["data"])]
     for extra in map(Path, options.get("add") or []):
         if (extra / "train").is_dir():
-            folders.append(extra / "train")
-            if (extra / "validation").is_dir():
-                folders.append(extra / "validation")
+            folders.append(extra / "train")  # its validation/ is validation, not training
         else:
             folders.append(extra)
     for folder in folders:

@@ -58,3 +58,26 @@ def test_sorts_a_synthetic_folder_end_to_end(tmp_path):
     assert right >= len(sorted_views) / 4, (right, len(sorted_views))
     rows = list(csv.DictReader(open(out / "predictions.csv", newline="")))
     assert len(rows) == len(truth)
+
+
+def test_model_card_counts_what_each_run_trained_on(tmp_path):
+    from classifier.release_model import source_counts
+
+    def photos(folder, view, n):
+        (folder / view).mkdir(parents=True)
+        for i in range(n):
+            (folder / view / f"{i}.jpg").write_bytes(b"")
+
+    street, listing, extra = tmp_path / "street", tmp_path / "listing", tmp_path / "extra"
+    photos(street / "train", "front", 3)
+    photos(street / "validation", "front", 2)
+    photos(listing / "train", "other", 4)
+    photos(listing / "validation", "other", 1)
+    photos(extra, "rear", 5)
+    measured = {"data": str(street), "add": [str(listing), str(extra)]}
+    assert source_counts(measured) == {"street": {"front": 3}, "listing": {"other": 4},
+                                       "extra": {"rear": 5}}
+    released = {"data": str(street), "add": [str(listing), str(extra), str(street / "validation"),
+                                             str(listing / "validation")]}
+    assert source_counts(released) == {"street": {"front": 5}, "listing": {"other": 5},
+                                       "extra": {"rear": 5}}
