@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import run_in_process
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,8 +46,14 @@ def pictures(tmp_path_factory):
     return make_pictures(tmp_path_factory.mktemp("pictures") / "front_left", 20)
 
 
-def run(*args, timeout=120):
-    """Run the training script; returns the CompletedProcess (text output)."""
+def run(*args):
+    """Run the training script's main in this process; returns the CompletedProcess."""
+    return run_in_process(SCRIPT, *args)
+
+
+def run_script(*args, timeout=120):
+    """Run the training script in a new Python process; returns the CompletedProcess (text
+    output)."""
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -57,7 +64,7 @@ def metrics(run_dir, name="metrics.csv"):
 
 
 def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
-    result = run("--data", pictures, *TINY, "--epochs", "2", "--models-dir", tmp_path,
+    result = run_script("--data", pictures, *TINY, "--epochs", "2", "--models-dir", tmp_path,
                  "--classifier", tiny_classifier_run, "--eval-every", "1",
                  "--eval-samples", "16")
     assert result.returncode == 0, result.stderr
@@ -150,7 +157,8 @@ def test_sweep_reports_a_failing_configuration_and_trains_the_others(pictures, t
 
 
 def test_mirrored_strategy_on_two_cpu_devices(pictures, tmp_path):
-    result = run("--data", pictures, *TINY, "--epochs", "1", "--out", tmp_path / "run",
+    # A new process: the CPU is split into two devices before TensorFlow starts.
+    result = run_script("--data", pictures, *TINY, "--epochs", "1", "--out", tmp_path / "run",
                  "--strategy", "mirrored", "--cpu-replicas", "2")
     assert result.returncode == 0, result.stderr
     assert "2 replicas" in result.stdout
