@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import run_in_process
 from PIL import Image, ImageDraw
 from test_train_wgan import TINY, metrics
 
@@ -35,8 +36,14 @@ def make_view_folders(root, counts):
     return root
 
 
-def run(script, *args, timeout=180):
-    """Run a generator script; returns the CompletedProcess (text output)."""
+def run(script, *args):
+    """Run a generator script's main in this process; returns the CompletedProcess."""
+    return run_in_process(script, *args)
+
+
+def run_script(script, *args, timeout=180):
+    """Run a generator script in a new Python process; returns the CompletedProcess (text
+    output)."""
     return subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -200,7 +207,8 @@ def test_evaluate_judges_every_view_and_draws_the_confusion(conditional_run, vie
 
 
 def test_conditional_run_under_mirrored_strategy_with_clipping(view_root, tmp_path):
-    result = run("generator/train_wgan.py", "--data-root", view_root, "--views", "left,right",
+    # A new process: the CPU is split into two devices before TensorFlow starts.
+    result = run_script("generator/train_wgan.py", "--data-root", view_root, "--views", "left,right",
                  *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--out", tmp_path / "run",
                  "--strategy", "mirrored", "--cpu-replicas", "2")
     assert result.returncode == 0, result.stderr
