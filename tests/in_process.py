@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from cargen.cli import run_main
@@ -23,8 +24,9 @@ def run_in_process(script, *args):
     `main` and `cargen.cli.run_main` from the repository folder, as its `__main__` block does;
     returns a `subprocess.CompletedProcess` with the exit status and the printed text.
 
-    The working folder, `sys.argv` and the environment are put back afterwards, and Keras'
-    global state (layer names, dtype policy) is cleared.
+    Python warnings are printed on its stderr under Python's default filters, as a new
+    process would print them. The working folder, `sys.argv` and the environment are put back
+    afterwards, and Keras' global state (layer names, dtype policy) is cleared.
     """
     argv = [str(arg) for arg in args]
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -33,7 +35,9 @@ def run_in_process(script, *args):
     try:
         os.chdir(REPO)
         sys.argv = [script, *argv]
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        with (contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr),
+              warnings.catch_warnings()):
+            _python_default_warnings()
             module = importlib.import_module(script.removesuffix(".py").replace("/", "."))
             try:
                 run_main(module.main, argv)
@@ -48,3 +52,16 @@ def run_in_process(script, *args):
             sys.modules["keras"].backend.clear_session()
     return subprocess.CompletedProcess([sys.executable, script, *argv], status,
                                        stdout.getvalue(), stderr.getvalue())
+
+
+def _python_default_warnings():
+    """Python's own warning filters (not pytest's), each warning printed on sys.stderr."""
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                     ResourceWarning):
+        warnings.simplefilter("ignore", category)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show
