@@ -136,9 +136,11 @@ def resolve_run_folder(options, sweep_keys=()):
     return RunFolder(Path(options["models_dir"]) / run_name(options, sweep_keys))
 
 
-def train(options, sweep_keys=(), out=sys.stdout):
-    """Train as `options` say; returns the RunFolder. Raises UsageError for bad input and
-    TrainingDiverged when a loss stops being finite."""
+def train(options, sweep_keys=(), out=None):
+    """Train as `options` say, printing progress to `out` (default: sys.stdout at the time of
+    the call); returns the RunFolder. Raises UsageError for bad input and TrainingDiverged when
+    a loss stops being finite."""
+    out = out or sys.stdout
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     check_image_size(options["image_size"])  # before anything slow (a sweep may vary it)
     if options["loss"] not in LOSSES:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import run_in_process
 from PIL import Image
 
 from cargen.images import load_square
@@ -82,8 +83,17 @@ def assert_each_original_once(originals, folder):
 
 
 def run_script(*args, env=None, check=True):
+    """Run classify_images.py in a new Python process (it can be killed there)."""
     result = subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=REPO,
                             capture_output=True, text=True, env=env, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def run(*args, check=True):
+    """Run classify_images.py's main in this process."""
+    result = run_in_process("classifier/classify_images.py", *args)
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -159,21 +169,21 @@ def test_dry_run_changes_nothing_and_undo_restores_the_listing(tiny_classifier_r
     add_bad_files(pictures)
     before = listing(pictures)
     stat_before = {p: os.stat(pictures / p).st_mtime_ns for p in before}
-    dry = run_script("--model", tiny_classifier_run, "--input", pictures, "--dry-run",
-                     "--threshold", THRESHOLD)
+    dry = run("--model", tiny_classifier_run, "--input", pictures, "--dry-run",
+              "--threshold", THRESHOLD)
     assert "nothing was changed" in dry.stdout and "would move" in dry.stdout
     assert listing(pictures) == before
     assert {p: os.stat(pictures / p).st_mtime_ns for p in before} == stat_before
     assert sorted(os.listdir(pictures)) == sorted(before)
 
-    sort = run_script("--model", tiny_classifier_run, "--input", pictures,
-                      "--threshold", THRESHOLD, "--batch-size", "4")
+    sort = run("--model", tiny_classifier_run, "--input", pictures,
+               "--threshold", THRESHOLD, "--batch-size", "4")
     assert "errors" in sort.stdout and "images/s" in sort.stdout
     assert (pictures / REPORT_NAME).is_file() and (pictures / MANIFEST_NAME).is_file()
     with Image.open(pictures / REPORT_NAME) as report:
         assert report.width > 500 and report.height > 500
     assert listing(pictures) != before
-    undo = run_script("--input", pictures, "--undo")
+    undo = run("--input", pictures, "--undo")
     assert "back as before" in undo.stdout
     assert listing(pictures) == before
     assert sorted(os.listdir(pictures)) == sorted(before)
@@ -233,7 +243,7 @@ def test_one_line_errors(tiny_classifier_run, tmp_path):
         (["--input", pictures, "--undo"], "nothing to undo"),
     ]
     for args, message in cases:
-        result = run_script(*args, check=False)
+        result = run(*args, check=False)
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], result.stderr
@@ -271,7 +281,7 @@ def test_sigkill_at_any_point_then_rerun_loses_nothing(tiny_classifier_run, tmp_
     process.wait()
     assert set(originals.values()) <= set(hashes(pictures).values())
 
-    run_script(*sort_args)
+    run(*sort_args)  # the re-run needs no new process
     assert_each_original_once(originals, pictures)
     rows = read_manifest(pictures)
     moved = [row for row in rows if row["action"] == "moved"]
@@ -284,7 +294,7 @@ def test_sigkill_at_any_point_then_rerun_loses_nothing(tiny_classifier_run, tmp_
     result = run_script("--input", pictures, "--undo", "--batch-size", "4", env=env,
                         check=False)
     assert result.returncode == -signal.SIGKILL
-    run_script("--input", pictures, "--undo")
+    run("--input", pictures, "--undo")
     assert hashes(pictures) == originals
 
 

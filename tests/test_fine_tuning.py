@@ -4,8 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from in_process import run_in_process
 
-from tests.test_train_model import TINY, make_view_folder, run_script
+from tests.test_train_model import TINY, make_view_folder
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def base_run(tmp_path_factory):
     make_view_folder(root / "train", ["front", "left"], 6)
     make_view_folder(root / "validation", ["front", "left"], 2, seed=1)
     out = root / "run"
-    result = run_script("classifier/train_model.py", "--data", root, "--out", out, *TINY)
+    result = run_in_process("classifier/train_model.py", "--data", root, "--out", out, *TINY)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -25,8 +26,8 @@ def test_init_fine_tunes_and_extends_the_classes(base_run, tmp_path):
     make_view_folder(data / "train", ["front", "left", "other"], 4, seed=2)
     make_view_folder(data / "validation", ["front", "left", "other"], 2, seed=3)
     out = tmp_path / "finetuned"
-    result = run_script("classifier/train_model.py", "--data", data, "--init", base_run,
-                        "--out", out, "--epochs", "1", "--batch-size", "8")
+    result = run_in_process("classifier/train_model.py", "--data", data, "--init", base_run,
+                            "--out", out, "--epochs", "1", "--batch-size", "8")
     assert result.returncode == 0, result.stderr
     assert "new classes other start fresh" in result.stdout
     info = json.loads((out / "classes.json").read_text())

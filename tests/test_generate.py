@@ -7,6 +7,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from in_process import run_in_process
 from PIL import Image
 from tiny_generators import build_tiny_generator, write_generator_run
 
@@ -23,9 +24,14 @@ def generator_run(tmp_path_factory):
 
 
 def run_script(*args):
-    """Run generate.py; return the finished process."""
+    """Run generate.py in a new Python process; return the finished process."""
     return subprocess.run([sys.executable, "generator/generate.py", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
+
+
+def run(*args):
+    """Run generate.py's main in this process; return the CompletedProcess."""
+    return run_in_process("generator/generate.py", *args)
 
 
 def test_generate_writes_images_grid_and_looping_gif(generator_run, tmp_path):
@@ -52,8 +58,8 @@ def test_a_generator_of_stretched_pictures_draws_them_in_their_own_shape(tmp_pat
     run_dir = write_generator_run(tmp_path / "stretched", build_tiny_generator(seed=1),
                                   fit="stretch", display_aspect=4 / 3)
     out = tmp_path / "cars"
-    result = run_script("--model", run_dir, "--n", 1, "--out", out, "--grid",
-                        "--interpolate", 2, "--keyframes", 2)
+    result = run("--model", run_dir, "--n", 1, "--out", out, "--grid", "--interpolate", 2,
+                 "--keyframes", 2)
     assert result.returncode == 0, result.stderr
     with Image.open(out / "image_0000.png") as image:
         assert image.size == (43, 32)  # 32 px squares shown 4:3, as the pictures were
@@ -94,9 +100,9 @@ def test_slerp_stays_on_the_latent_shell():
 
 
 def test_bad_model_gives_one_line_error(tmp_path):
-    result = run_script("--model", tmp_path / "missing", "--out", tmp_path / "out")
+    result = run("--model", tmp_path / "missing", "--out", tmp_path / "out")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "missing: not found" in result.stderr
     (tmp_path / "empty_run").mkdir()
-    result = run_script("--model", tmp_path / "empty_run", "--out", tmp_path / "out")
+    result = run("--model", tmp_path / "empty_run", "--out", tmp_path / "out")
     assert result.returncode == 2 and "no generator.keras" in result.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import run_in_process
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,8 +46,14 @@ def pictures(tmp_path_factory):
     return make_pictures(tmp_path_factory.mktemp("pictures") / "front_left", 20)
 
 
-def run(*args, timeout=120):
-    """Run the training script; returns the CompletedProcess (text output)."""
+def run(*args):
+    """Run the training script's main in this process; returns the CompletedProcess."""
+    return run_in_process(SCRIPT, *args)
+
+
+def run_script(*args, timeout=120):
+    """Run the training script in a new Python process; returns the CompletedProcess (text
+    output)."""
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -57,9 +64,9 @@ def metrics(run_dir, name="metrics.csv"):
 
 
 def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
-    result = run("--data", pictures, *TINY, "--epochs", "2", "--models-dir", tmp_path,
-                 "--classifier", tiny_classifier_run, "--eval-every", "1",
-                 "--eval-samples", "16")
+    result = run_script("--data", pictures, *TINY, "--epochs", "2", "--models-dir", tmp_path,
+                        "--classifier", tiny_classifier_run, "--eval-every", "1",
+                        "--eval-samples", "16")
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "front_left_wgan_32px_z8_b8_nc2"
     assert "skipped 1 unreadable file" in result.stdout
@@ -99,11 +106,19 @@ def test_short_run_writes_every_output(pictures, tmp_path, tiny_classifier_run):
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0
 
 
-def test_padded_pictures_are_shown_as_the_squares_they_were_trained_on(pictures, tmp_path):
-    run_dir = tmp_path / "pad"
-    result = run("--data", pictures, *TINY, "--epochs", "1", "--steps-per-epoch", "2",
-                 "--fit", "pad", "--grid", "2", "--out", run_dir)
+@pytest.fixture(scope="module")
+def stopped_padded_run(pictures, tmp_path_factory):
+    """A run on padded pictures with 2x2 grids that --minutes stops after the first of its 50
+    epochs of 2 iterations; (run folder, CompletedProcess)."""
+    run_dir = tmp_path_factory.mktemp("stopped") / "run"
+    result = run("--data", pictures, *TINY, "--epochs", "50", "--steps-per-epoch", "2",
+                 "--fit", "pad", "--grid", "2", "--out", run_dir, "--minutes", "0.0001")
     assert result.returncode == 0, result.stderr
+    return run_dir, result
+
+
+def test_padded_pictures_are_shown_as_the_squares_they_were_trained_on(stopped_padded_run):
+    run_dir, _ = stopped_padded_run
     assert json.loads((run_dir / "options.json").read_text())["display_aspect"] == 1.0
     grid = Image.open(run_dir / "images" / "generated_plot_0001.png")
     assert grid.size == (2 + 2 * (4 * 32 + 2),) * 2
@@ -150,8 +165,9 @@ def test_sweep_reports_a_failing_configuration_and_trains_the_others(pictures, t
 
 
 def test_mirrored_strategy_on_two_cpu_devices(pictures, tmp_path):
-    result = run("--data", pictures, *TINY, "--epochs", "1", "--out", tmp_path / "run",
-                 "--strategy", "mirrored", "--cpu-replicas", "2")
+    # A new process: the CPU is split into two devices before TensorFlow starts.
+    result = run_script("--data", pictures, *TINY, "--epochs", "1", "--out", tmp_path / "run",
+                        "--strategy", "mirrored", "--cpu-replicas", "2")
     assert result.returncode == 0, result.stderr
     assert "2 replicas" in result.stdout
     assert all(math.isfinite(float(r["wasserstein"])) for r in metrics(tmp_path / "run"))
@@ -280,17 +296,15 @@ def test_critic_scores_real_and_fake_in_one_call_only_without_batch_norm():
         assert np.allclose([float(real_score), float(fake_score)], separate, atol=1e-5)
 
 
-def test_minutes_stop_a_run_and_tensorboard_gets_its_events(pictures, tmp_path):
-    result = run("--data", pictures, *TINY, "--epochs", "50", "--steps-per-epoch", "2",
-                 "--out", tmp_path / "run", "--minutes", "0.0001")
-    assert result.returncode == 0, result.stderr
+def test_minutes_stop_a_run_and_tensorboard_gets_its_events(stopped_padded_run):
+    run_dir, result = stopped_padded_run
     assert "stopped after epoch 1" in result.stdout
-    assert len(metrics(tmp_path / "run")) == 2
-    assert Image.open(tmp_path / "run" / "progress.gif").n_frames == 1  # drawn at the stop
+    assert len(metrics(run_dir)) == 2
+    assert Image.open(run_dir / "progress.gif").n_frames == 1  # drawn at the stop
     import tensorflow as tf
-    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    events = list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     logged = {event.step: float(tf.make_ndarray(value.tensor))
               for path in events for event in tf.compat.v1.train.summary_iterator(str(path))
               for value in event.summary.value if value.tag == "wasserstein"}
-    rows = metrics(tmp_path / "run")
+    rows = metrics(run_dir)
     assert logged == pytest.approx({int(r["step"]): float(r["wasserstein"]) for r in rows})
