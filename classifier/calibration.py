@@ -6,6 +6,10 @@ so T is fitted the same way: minimise the negative log-likelihood of held-back t
 
 import numpy as np
 
+# Fewer held-back photos than this fit a temperature to noise (8 photos gave T = 2, after which
+# no photo reached the sort's 0.70); such a run keeps its starting temperature instead.
+MIN_CALIBRATION_PHOTOS = 50
+
 
 def apply_temperature(probabilities, temperature):
     """softmax(log(p) / T), row-wise, exactly as the inference code applies it."""
@@ -44,3 +48,13 @@ def fit_temperature(probabilities, true, low=0.05, high=20.0):
         else:
             a = c
     return float(np.exp((a + b) / 2))
+
+
+def chosen_temperature(probabilities, true, fallback=1.0, label="the run's"):
+    """`(T, how)`: the fitted temperature when at least MIN_CALIBRATION_PHOTOS photos are
+    given, else `fallback` (the fine-tuned run's, or 1); `how` says which, for classes.json."""
+    if len(true) >= MIN_CALIBRATION_PHOTOS:
+        return fit_temperature(probabilities, true), (f"temperature fitted on {len(true)} "
+                                                      f"held-back training photos")
+    return float(fallback), (f"{len(true)} held-back photos are too few to fit a temperature "
+                             f"(at least {MIN_CALIBRATION_PHOTOS}): {label} {fallback:.3f} kept")

@@ -19,7 +19,7 @@ from cargen.safe_files import replace_atomically
 from cargen.safe_files import write_json as _write_json
 from classifier import fine_tuning, training_data
 from classifier.augmentation import DomainAugmentation
-from classifier.calibration import fit_temperature
+from classifier.calibration import MIN_CALIBRATION_PHOTOS, chosen_temperature
 from classifier.evaluation import (
     figures_by_source,
     labelled_probabilities,
@@ -314,14 +314,19 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
     info = write_classes_json(run_dir, classes, options["image_size"], options["fit"], 1.0,
                               flip, 1.0, **extra)
     classifier = ViewClassifier(model, info, run_dir) if model else load_classifier(run_dir)
-    temperature = 1.0
+    fallback, label = 1.0, "T ="
+    if options.get("init"):
+        fallback = float(fine_tuning.init_run_info(options["init"]).get("temperature", 1.0))
+        label = "the --init run's T ="
+    temperature, calibration = fallback, f"no held-back photos: {label} {fallback:.3f} kept"
     if len(holdout_files):
         raw, true_views, _ = labelled_probabilities(classifier, holdout_files)
-        temperature = fit_temperature(raw, np.array([classes.index(v) for v in true_views]))
+        temperature, calibration = chosen_temperature(
+            raw, np.array([classes.index(v) for v in true_views]), fallback, label)
+        if len(true_views) < MIN_CALIBRATION_PHOTOS:
+            print(f"note: {calibration}")
     write_classes_json(run_dir, classes, options["image_size"], options["fit"], temperature,
-                       flip, below, **extra,
-                       calibration=f"temperature fitted on {len(holdout_files)} held-back "
-                                   f"training photos")
+                       flip, below, **extra, calibration=calibration)
     classifier.temperature, classifier.flip_average_below = temperature, below
     calibrated, kept, failed = predict_files(classifier, validation_files.paths)
     kept_files = validation_files.subset(kept)

@@ -1,6 +1,7 @@
 """Fine-tuning a trained classifier on new labelled photos: `train_model.py --init RUN`."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -25,16 +26,22 @@ def test_init_fine_tunes_and_extends_the_classes(base_run, tmp_path):
     data = tmp_path / "labelled"
     make_view_folder(data / "train", ["front", "left", "other"], 4, seed=2)
     make_view_folder(data / "validation", ["front", "left", "other"], 2, seed=3)
+    calibrated = tmp_path / "calibrated_base"
+    shutil.copytree(base_run, calibrated)
+    info = json.loads((calibrated / "classes.json").read_text())
+    (calibrated / "classes.json").write_text(json.dumps({**info, "temperature": 0.6}))
     out = tmp_path / "finetuned"
-    result = run_in_process("classifier/train_model.py", "--data", data, "--init", base_run,
+    result = run_in_process("classifier/train_model.py", "--data", data, "--init", calibrated,
                             "--out", out, "--epochs", "1", "--batch-size", "8")
     assert result.returncode == 0, result.stderr
     assert "new classes other start fresh" in result.stdout
     info = json.loads((out / "classes.json").read_text())
     assert info["classes"] == ["front", "left", "right", "other"]
     assert info["image_size"] == 32
+    # a handful of held-back photos cannot calibrate: the --init run's temperature is kept
+    assert info["temperature"] == 0.6 and "too few to fit a temperature" in result.stdout
     options = json.loads((out / "options.json").read_text())
-    assert options["init"] == str(base_run) and options["freeze_batch_norm"] is False
+    assert options["init"] == str(calibrated) and options["freeze_batch_norm"] is False
     assert options["epochs"] == 1 and options["learning_rate"] == pytest.approx(3e-4)
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 6 and 0 <= report["accuracy"] <= 1
