@@ -12,7 +12,8 @@ Then every generator is judged with the classifier against the photos of its vie
 (the same real statistics for all) and the per-view table is printed: view fidelity against
 the real photos', FD-classifier, and diversity against the real photos'; lower FD is better,
 fidelity and diversity close to the real ones are. Everything goes to --out: the run folders and
-comparison.json. Runs already in --out are resumed (a stopped comparison continues).
+comparison.json, and side_by_side.png: the conditional generator's grid (one row per view) beside
+the one-view generators'. Runs already in --out are resumed (a stopped comparison continues).
 
   python benchmarks/conditional_vs_single.py --minutes 60 --without right   # the issue's run
   python benchmarks/conditional_vs_single.py --minutes 0.2 --image-size 16 --width 8 \\
@@ -118,6 +119,41 @@ def judge(args, runs, views):
     return figures
 
 
+def side_by_side(runs, views, path, columns=6, seed=0):
+    """Write the two grids side by side: one row per view from the conditional generator (the
+    same latents in every row) and from the view's one-view generator (the same latents)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from cargen.aspect import restore_aspect
+    from cargen.contact_sheet import label_font
+    from generator.pictures import grid_scale, image_grid, label_rows, save_png, to_rgb
+    from generator.sampling import generate_images, load_generator, sample_latents
+    conditional = load_generator(runs["conditional"], prefer_best=False)
+    latents = sample_latents(columns, conditional.latent_dim, seed)
+    halves = {"one conditional generator": [], "eight one-view generators": []}
+    for view in views:
+        halves["one conditional generator"].append(
+            generate_images(conditional, latents, view_ids=conditional.view_id(view)))
+        single = runs.get(f"single_{view}")
+        halves["eight one-view generators"].append(
+            generate_images(load_generator(single, prefer_best=False), latents) if single
+            else np.zeros_like(halves["one conditional generator"][-1]))
+    pictures = []
+    for title, rows in halves.items():
+        images = to_rgb(restore_aspect(np.concatenate(rows), conditional.aspect))
+        grid = image_grid(images, columns, scale=grid_scale(conditional.image_size))
+        grid = label_rows(grid, views)
+        canvas = Image.new("RGB", (grid.shape[1], grid.shape[0] + 28), (255, 255, 255))
+        canvas.paste(Image.fromarray(grid), (0, 28))
+        ImageDraw.Draw(canvas).text((grid.shape[1] // 2, 14), title, fill=(20, 20, 20),
+                                    font=label_font(16), anchor="mm")
+        pictures.append(np.asarray(canvas))
+    gap = np.full((pictures[0].shape[0], 16, 3), 255, np.uint8)
+    save_png(np.concatenate([pictures[0], gap, pictures[1]], axis=1), path)
+    return path
+
+
 def table(figures, views):
     """The per-view comparison as text lines."""
     runs = ["conditional", "single"] + [name for name in figures if name.startswith("without")]
@@ -161,11 +197,13 @@ def main(argv=None):
         runs[f"without_{args.without}"] = train_run(training_argv(
             args, ["--data-root", str(root), "--views", "all", "--without", args.without],
             out / f"without_{args.without}", args.minutes))
-    figures = judge(args, {name: folder.path for name, folder in runs.items()}, views)
+    paths = {name: folder.path for name, folder in runs.items()}
+    figures = judge(args, paths, views)
     print("\n".join(table(figures, views)))
     report = out / "comparison.json"
     write_json(report, {"options": vars(args), "views": views, "figures": figures})
-    print(f"wrote {report}")
+    grids = side_by_side(paths, views, out / "side_by_side.png")
+    print(f"wrote {report} and {grids}")
 
 
 if __name__ == "__main__":
