@@ -96,14 +96,13 @@ def train_run(argv):
     return train(resolve_options(training_args(argv)))
 
 
-def judge(args, runs, views):
-    """{run name: {view: figures}} for the trained runs, against the same real statistics."""
+def judge(args, generators, views):
+    """{run name: {view: figures}} for the loaded generators, against the same real
+    statistics."""
     from classifier.inference import load_classifier
     from generator.quality import evaluate_generator
-    from generator.sampling import load_generator
     from generator.view_control import evaluate_views, real_view_statistics
     classifier = load_classifier(args.classifier)
-    generators = {name: load_generator(folder, prefer_best=False) for name, folder in runs.items()}
     first = next(iter(generators.values()))
     reals = real_view_statistics(classifier, Path(args.real or args.data_root), views,
                                  first.image_size,
@@ -119,25 +118,26 @@ def judge(args, runs, views):
     return figures
 
 
-def side_by_side(runs, views, path, columns=6, seed=0):
+def side_by_side(generators, views, path, columns=6, seed=0):
     """Write the two grids side by side: one row per view from the conditional generator (the
-    same latents in every row) and from the view's one-view generator (the same latents)."""
+    same latents in every row) and from the view's one-view generator (the same latents);
+    `generators` are the loaded runs by name."""
     import numpy as np
     from PIL import Image, ImageDraw
 
     from cargen.aspect import restore_aspect
     from cargen.contact_sheet import label_font
     from generator.pictures import grid_scale, image_grid, label_rows, save_png, to_rgb
-    from generator.sampling import generate_images, load_generator, sample_latents
-    conditional = load_generator(runs["conditional"], prefer_best=False)
+    from generator.sampling import generate_images, sample_latents
+    conditional = generators["conditional"]
     latents = sample_latents(columns, conditional.latent_dim, seed)
     halves = {"one conditional generator": [], "eight one-view generators": []}
     for view in views:
         halves["one conditional generator"].append(
             generate_images(conditional, latents, view_ids=conditional.view_id(view)))
-        single = runs.get(f"single_{view}")
+        single = generators.get(f"single_{view}")
         halves["eight one-view generators"].append(
-            generate_images(load_generator(single, prefer_best=False), latents) if single
+            generate_images(single, latents) if single
             else np.zeros_like(halves["one conditional generator"][-1]))
     pictures = []
     for title, rows in halves.items():
@@ -197,12 +197,14 @@ def main(argv=None):
         runs[f"without_{args.without}"] = train_run(training_argv(
             args, ["--data-root", str(root), "--views", "all", "--without", args.without],
             out / f"without_{args.without}", args.minutes))
-    paths = {name: folder.path for name, folder in runs.items()}
-    figures = judge(args, paths, views)
+    from generator.sampling import load_generator
+    generators = {name: load_generator(folder.path, prefer_best=False)
+                  for name, folder in runs.items()}
+    figures = judge(args, generators, views)
     print("\n".join(table(figures, views)))
     report = out / "comparison.json"
     write_json(report, {"options": vars(args), "views": views, "figures": figures})
-    grids = side_by_side(paths, views, out / "side_by_side.png")
+    grids = side_by_side(generators, views, out / "side_by_side.png")
     print(f"wrote {report} and {grids}")
 
 

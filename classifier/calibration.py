@@ -50,9 +50,10 @@ def fit_temperature(probabilities, true, low=0.05, high=20.0):
     return float(np.exp((a + b) / 2))
 
 
-def chosen_temperature(probabilities, true, fallback=1.0, label="the run's"):
+def chosen_temperature(probabilities, true, fallback, label):
     """`(T, how)`: the fitted temperature when at least MIN_CALIBRATION_PHOTOS photos are
-    given, else `fallback` (the fine-tuned run's, or 1); `how` says which, for classes.json."""
+    given, else `fallback` (the fine-tuned run's, or 1, named by `label`); `how` says which,
+    for classes.json."""
     if len(true) >= MIN_CALIBRATION_PHOTOS:
         return fit_temperature(probabilities, true), (f"temperature fitted on {len(true)} "
                                                       f"held-back training photos")

@@ -318,13 +318,13 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
     if options.get("init"):
         fallback = float(fine_tuning.init_run_info(options["init"]).get("temperature", 1.0))
         label = "the --init run's T ="
-    temperature, calibration = fallback, f"no held-back photos: {label} {fallback:.3f} kept"
+    raw, true = None, np.zeros(0, np.int32)
     if len(holdout_files):
         raw, true_views, _ = labelled_probabilities(classifier, holdout_files)
-        temperature, calibration = chosen_temperature(
-            raw, np.array([classes.index(v) for v in true_views]), fallback, label)
-        if len(true_views) < MIN_CALIBRATION_PHOTOS:
-            print(f"note: {calibration}")
+        true = np.array([classes.index(v) for v in true_views])
+    temperature, calibration = chosen_temperature(raw, true, fallback, label)
+    if 0 < len(true) < MIN_CALIBRATION_PHOTOS:
+        print(f"note: {calibration}")
     write_classes_json(run_dir, classes, options["image_size"], options["fit"], temperature,
                        flip, below, **extra, calibration=calibration)
     classifier.temperature, classifier.flip_average_below = temperature, below
