@@ -6,7 +6,7 @@ Examples:
       --out classifier/models/real
   python classifier/train_model.py --data my_views --validation-split 0.15 --arch seed \\
       --out classifier/models/seed_run
-  python classifier/train_model.py --data data/synthetic --out classifier/models/synthetic --resume
+  python classifier/train_model.py --out classifier/models/synthetic --resume
   python classifier/train_model.py --data data/labelled --init classifier/pretrained \
       --out classifier/models/finetuned
 
@@ -33,7 +33,7 @@ def parse_args(argv=None):
     parser.add_argument("--data", type=Path, default=None,
                         help="dataset folder: train/ and validation/ with one folder per view, "
                              "or a single folder of views (then split, see --validation-split); "
-                             "required unless --recalibrate")
+                             "required unless --recalibrate or --resume")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder to create (default: classifier/models/<arch>_<size>px)")
     parser.add_argument("--add", action="append", default=[], type=Path, metavar="DIR",
@@ -107,7 +107,9 @@ def parse_args(argv=None):
                         help="confidence threshold used in the report (default: 0.70)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue a killed run in --out from its last finished epoch")
+                        help="continue a killed run in --out from its last finished epoch, "
+                             "with the options it was started with (give none but --out, or "
+                             "the same ones)")
     parser.add_argument("--recalibrate", action="store_true",
                         help="for a finished run in --out: fit the temperature and write the "
                              "report again with the test-time options given here "
@@ -116,10 +118,12 @@ def parse_args(argv=None):
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved options and exit")
     args = parser.parse_args(argv)
-    if args.data is None and not args.recalibrate:
+    if args.data is None and not (args.recalibrate or args.resume):
         parser.error("the following arguments are required: --data")
     if args.recalibrate and args.out is None:
         parser.error("--recalibrate needs --out (the finished run folder)")
+    if args.resume and args.data is None and args.out is None:
+        parser.error("--resume without --data needs --out (the run folder to continue)")
     return args
 
 

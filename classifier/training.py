@@ -38,6 +38,12 @@ HISTORY_FILE = "history.csv"
 REPORT_FILE = "report.json"
 BACKUP_DIR = "backup"
 TEST_TIME_OPTIONS = ("flip_average", "flip_average_below", "threshold")
+# What is trained: a resumed run must have its own values (test-time options may change).
+TRAINING_OPTIONS = ("data", "add", "validation_split", "init", "arch", "image_size", "fit",
+                    "epochs", "batch_size", "learning_rate", "freeze_batch_norm", "weight_decay",
+                    "label_smoothing", "class_weight", "flip", "augment", "domain_augment",
+                    "outliers", "holdout", "patience", "seed")
+PATH_OPTIONS = ("data", "add", "init")
 FIT_KEYS = ("training_seconds", "train_images_per_second", "epochs_run", "parameters",
             "multiply_adds", "skipped_files")
 MIN_IMAGE_SIZE = 32
@@ -208,14 +214,20 @@ def keras_history_epochs(run_dir):
 
 
 def train(options):
-    """Train a classifier as `options` say and fill its run folder; returns the report dict."""
-    options = resolve_options(options)
+    """Train a classifier as `options` say and fill its run folder; returns the report dict.
+
+    With `resume` and no `data`, the run in `out` continues with the options it was started
+    with; with `data`, the training options must be the run's own.
+    """
     run_dir = Path(options["out"])
+    if options.get("resume") and not options.get("recalibrate"):
+        if (run_dir / REPORT_FILE).is_file():
+            print(f"{run_dir}: run already complete (report.json exists); nothing to do")
+            return json.loads((run_dir / REPORT_FILE).read_text())
+        options = _resumed_options(options, run_dir)
+    options = resolve_options(options)
     if options.get("recalibrate"):
         return recalibrate(options)
-    if options["resume"] and (run_dir / REPORT_FILE).is_file():
-        print(f"{run_dir}: run already complete (report.json exists); nothing to do")
-        return json.loads((run_dir / REPORT_FILE).read_text())
     train_files, holdout_files, validation_files, classes = _split(options)
     if options.get("init"):  # fail before decoding the photos, not after
         fine_tuning.initialise_from(build_model(options["arch"], options["image_size"],
@@ -250,6 +262,40 @@ def train(options):
         fit_info["skipped_files"] = failed
     return finish_run(run_dir, options, classes, holdout_files, validation_files, fit_info,
                       model)
+
+
+def _comparable(key, value):
+    if key in PATH_OPTIONS and value is not None:
+        paths = [value] if isinstance(value, (str, Path)) else value
+        return [str(Path(path).resolve()) for path in paths]
+    return value
+
+
+def _resumed_options(options, run_dir):
+    """`options` for continuing the run in `run_dir`: its saved ones when no --data was given,
+    else `options` once checked against them (a one-line error names what differs)."""
+    options_file = run_dir / OPTIONS_FILE
+    if not options_file.is_file():
+        if options.get("data") is None:
+            raise UsageError(f"{run_dir}: no run to resume here (no {OPTIONS_FILE})")
+        return options
+    try:
+        saved = json.loads(options_file.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{options_file}: unreadable ({error})") from None
+    if options.get("data") is None:
+        kept = {key: saved[key] for key in TRAINING_OPTIONS if key in saved}
+        print(f"resuming {run_dir} with the options in its {OPTIONS_FILE}")
+        return {**options, **kept}
+    given = resolve_options(options)
+    differ = [key for key in TRAINING_OPTIONS if key in saved
+              and _comparable(key, given.get(key)) != _comparable(key, saved[key])]
+    if differ:
+        shown = "; ".join(f"--{key.replace('_', '-')} {saved[key]!r} (given {given.get(key)!r})"
+                          for key in differ)
+        raise UsageError(f"{options_file}: --resume needs the run's own options, or none but "
+                         f"--out; it was started with {shown}")
+    return options
 
 
 def _split(options):

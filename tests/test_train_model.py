@@ -12,6 +12,7 @@ import pytest
 from in_process import run_in_process
 from PIL import Image
 
+from cargen.cli import UsageError
 from cargen.labelled_sets import read_view_folders
 from cargen.views import VIEWS
 
@@ -195,7 +196,13 @@ def test_resume_continues_a_killed_run(tmp_path, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(Exception, match="--resume"):
         training.train(options)
-    training.train({**options, "resume": True})
+    with pytest.raises(UsageError, match=r"started with --epochs 3 \(given 4\)"):
+        training.train({**options, "resume": True, "epochs": 4})
+    # --out and --resume alone continue the run with the options it was started with
+    parse_args = __import__("classifier.train_model", fromlist=["parse_args"]).parse_args
+    resumed = vars(parse_args(["--out", str(out), "--resume"]))
+    resumed.pop("dry_run")
+    training.train(resumed)
     with open(out / "history.csv") as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == [0, 1, 2]
