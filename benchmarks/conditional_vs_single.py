@@ -27,6 +27,7 @@ from cargen.cli import UsageError, run_main
 from cargen.images import list_images
 from cargen.safe_files import write_json
 from cargen.views import CAR_VIEWS
+from generator.conditional_input import CONDITIONINGS
 
 
 def parse_args(argv=None):
@@ -51,6 +52,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="generator/models/conditional_vs_single",
                         help="folder of the run folders and comparison.json "
                              "(default: %(default)s)")
+    parser.add_argument("--conditioning", choices=CONDITIONINGS, default="input",
+                        help="how the conditional generators are told the view (train_wgan.py "
+                             "--conditioning; default: %(default)s)")
     parser.add_argument("--image-size", type=int, default=64,
                         help="pixels (default: %(default)s; 128 for the 128 px run)")
     parser.add_argument("--width", type=int, default=32,
@@ -187,15 +191,17 @@ def main(argv=None):
     if not views:
         raise UsageError(f"{root}: no view folder has photos")
     out.mkdir(parents=True, exist_ok=True)
-    runs = {"conditional": train_run(training_argv(
-        args, ["--data-root", str(root), "--views", "all"], out / "conditional", args.minutes))}
+    conditional = ["--data-root", str(root), "--views", "all", "--conditioning",
+                   args.conditioning]
+    runs = {"conditional": train_run(training_argv(args, conditional, out / "conditional",
+                                                   args.minutes))}
     for view in views:
         runs[f"single_{view}"] = train_run(training_argv(
             args, ["--data", str(root / view), "--view", view], out / f"single_{view}",
             args.minutes / len(views)))
     if args.without:
         runs[f"without_{args.without}"] = train_run(training_argv(
-            args, ["--data-root", str(root), "--views", "all", "--without", args.without],
+            args, [*conditional, "--without", args.without],
             out / f"without_{args.without}", args.minutes))
     from generator.sampling import load_generator
     generators = {name: load_generator(folder.path, prefer_best=False)

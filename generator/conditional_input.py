@@ -16,6 +16,8 @@ from cargen.cli import UsageError
 from cargen.views import CAR_VIEWS, VIEWS, mirror_view
 
 ALL_VIEWS = "all"
+# How the conditional generator is told the view (see generator.networks).
+CONDITIONINGS = ("input", "batchnorm")
 
 
 def parse_views(text):

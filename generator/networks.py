@@ -8,14 +8,16 @@ sample) down to 4x4, then one linear unit: a Wasserstein critic outputs a score,
 Weights start from N(0, 0.02) as in DCGAN and the WGAN paper's code.
 
 The conditional pair (one generator for every view) takes view ids beside the inputs: the
-generator concatenates a learned view embedding to the latents before its dense layer, and the
-projection critic (Miyato and Koyama 2018) scores linear(h) + <embed(view), h> on its last
-features h.
+generator concatenates a learned view embedding to the latents before its dense layer (and with
+conditioning "batchnorm" every batch norm also takes its scale and offset from the view, the
+conditional batch norm of Miyato and Koyama's generator), and the projection critic (Miyato and
+Koyama 2018) scores linear(h) + <embed(view), h> on its last features h.
 """
 
 import keras
 from keras import layers
 
+from generator.conditional_input import CONDITIONINGS
 from generator.input import check_image_size
 
 NORMALIZATIONS = ("batch", "layer", "none")
@@ -42,18 +44,34 @@ def _gamma_init():
     return keras.initializers.RandomNormal(1.0, 0.02)
 
 
-def _generator_body(x, image_size, channels, width, max_filters):
-    """The generator from its dense layer's input `x` to tanh images."""
+def _batch_norm(x, condition=None):
+    """Batch norm of `x`; with `condition` = (view ids, number of views), its scale and offset
+    are looked up per view."""
+    if condition is None:
+        return layers.BatchNormalization(momentum=0.9, gamma_initializer=_gamma_init())(x)
+    view_ids, n_views = condition
+    channels = x.shape[-1]
+    x = layers.BatchNormalization(momentum=0.9, center=False, scale=False)(x)
+    scale = layers.Embedding(n_views, channels, embeddings_initializer=_gamma_init())(view_ids)
+    offset = layers.Embedding(n_views, channels, embeddings_initializer="zeros")(view_ids)
+    scale = layers.Reshape((1, 1, channels))(scale)
+    offset = layers.Reshape((1, 1, channels))(offset)
+    return layers.Add()([layers.Multiply()([x, scale]), offset])
+
+
+def _generator_body(x, image_size, channels, width, max_filters, condition=None):
+    """The generator from its dense layer's input `x` to tanh images (with `condition`, its
+    batch norms are conditional on the view: see `_batch_norm`)."""
     filters = _filters(image_size, width, max_filters)
     x = layers.Dense(4 * 4 * filters[4], use_bias=False, kernel_initializer=_init())(x)
     x = layers.Reshape((4, 4, filters[4]))(x)
-    x = layers.BatchNormalization(momentum=0.9, gamma_initializer=_gamma_init())(x)
+    x = _batch_norm(x, condition)
     x = layers.ReLU()(x)
     size = 8
     while size < image_size:
         x = layers.Conv2DTranspose(filters[size], 4, strides=2, padding="same", use_bias=False,
                                    kernel_initializer=_init())(x)
-        x = layers.BatchNormalization(momentum=0.9, gamma_initializer=_gamma_init())(x)
+        x = _batch_norm(x, condition)
         x = layers.ReLU()(x)
         size *= 2
     x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=_init())(x)
@@ -72,17 +90,21 @@ def build_generator(latent_dim=100, image_size=64, channels=3, width=64, max_fil
 
 
 def build_conditional_generator(latent_dim, n_views, image_size=64, channels=3, width=64,
-                                max_filters=512):
+                                max_filters=512, conditioning="input"):
     """Generator of every view: [(N, latent_dim) latents, (N,) int view ids] -> (N, S, S, C).
 
     A learned `latent_dim`-long embedding of the view is concatenated to the latents; the rest
-    is `build_generator`'s network.
+    is `build_generator`'s network, whose batch norms with `conditioning` "batchnorm" take a
+    learned scale and offset per view.
     """
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}")
     latents = keras.Input((latent_dim,), name="latents")
     view_ids = keras.Input((), dtype="int32", name="view_ids")
     embedded = layers.Embedding(n_views, latent_dim, name="view_embedding")(view_ids)
     x = layers.Concatenate()([latents, embedded])
-    images = _generator_body(x, image_size, channels, width, max_filters)
+    images = _generator_body(x, image_size, channels, width, max_filters,
+                             (view_ids, n_views) if conditioning == "batchnorm" else None)
     return keras.Model([latents, view_ids], images, name="conditional_generator")
 
 

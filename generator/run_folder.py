@@ -65,9 +65,10 @@ VIEW_EVAL_COLUMNS = ("step", "epoch", "view", "view_fidelity", "real_view_fideli
 # computed - --jit, --mixed-precision, --strategy - may change, e.g. to resume on a GPU.)
 TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "latent_dim",
                     "batch", "n_critic", "lr", "clip_value", "gp_weight", "beta_1", "beta_2",
-                    "width", "steps_per_epoch", "grid", "seed", "ema", "views_asked", "without")
+                    "width", "steps_per_epoch", "grid", "seed", "ema", "views_asked", "without",
+                    "conditioning")
 # Values of training options that runs made before the option existed had.
-OPTION_DEFAULTS = {"ema": 0.0, "views_asked": None, "without": None}
+OPTION_DEFAULTS = {"ema": 0.0, "views_asked": None, "without": None, "conditioning": "input"}
 NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
 MAX_GIF_FRAMES = 100
 GRID_MIN_TILE = 128  # pixels: small images are enlarged to at least this in the grids

@@ -50,6 +50,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from cargen.aspect import FIT_MODES  # noqa: E402
 from cargen.cli import UsageError, add_old_spelling, run_main  # noqa: E402
 from cargen.views import VIEWS, check_view  # noqa: E402
+from generator.conditional_input import CONDITIONINGS  # noqa: E402
 from generator.input import check_image_size, find_training_images  # noqa: E402
 
 SWEEPABLE = {"latent_dim": int, "batch": int, "n_critic": int, "lr": float, "image_size": int,
@@ -91,6 +92,11 @@ def parse_args(argv=None):
     model = parser.add_argument_group("model and training")
     model.add_argument("--loss", choices=("wgan", "wgan-gp"), default="wgan",
                        help="wgan = weight clipping (the paper), wgan-gp = gradient penalty "
+                       "(default: %(default)s)")
+    model.add_argument("--conditioning", choices=CONDITIONINGS, default="input",
+                       help="with --views, how the generator is told the view: input = a "
+                       "learned view embedding beside the latents; batchnorm = that and a "
+                       "learned batch-norm scale and offset per view in every block "
                        "(default: %(default)s)")
     model.add_argument("--latent-dim", type=int, default=100,
                        help="size of the normal latent vector (default: %(default)s)")
@@ -187,6 +193,9 @@ def resolve_options(args):
     """The options dict a run records in options.json."""
     if args.without and not args.views:
         raise UsageError("--without needs --views")
+    if args.conditioning != "input" and not args.views:
+        raise UsageError(f"--conditioning {args.conditioning} needs --views (a one-view "
+                         f"generator has no view to condition on)")
     check_image_size(args.image_size)
     if args.views:
         data_options = _conditional_options(args)

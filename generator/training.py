@@ -112,8 +112,9 @@ def build_wgan(options, strategy=None, views=None):
     normalization = "batch" if options["loss"] == "wgan" else "layer"
     with scope:
         if views:
-            generator = build_conditional_generator(options["latent_dim"], len(views), size,
-                                                    channels, width)
+            generator = build_conditional_generator(
+                options["latent_dim"], len(views), size, channels, width,
+                conditioning=options.get("conditioning", "input"))
             critic = build_projection_critic(len(views), size, channels, width, normalization)
         else:
             generator = build_generator(options["latent_dim"], size, channels, width)

@@ -59,10 +59,12 @@ def view_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def conditional_run(view_root, tmp_path_factory, tiny_classifier_run):
-    """A conditional WGAN-GP run of 2 epochs x 3 iterations with --ema, evaluated after each;
-    (folder, output of the first epoch, output of the resumed second)."""
+    """A conditional WGAN-GP run (view-conditional batch norms) of 2 epochs x 3 iterations with
+    --ema, evaluated after each; (folder, output of the first epoch, output of the resumed
+    second)."""
     folder = tmp_path_factory.mktemp("runs") / "all"
-    args = ["--data-root", view_root, "--views", "all", *TINY, "--loss", "wgan-gp", "--ema",
+    args = ["--data-root", view_root, "--views", "all", "--conditioning", "batchnorm", *TINY,
+            "--loss", "wgan-gp", "--ema",
             "0.9", "--steps-per-epoch", "3", "--out", folder, "--grid", "3", "--classifier",
             tiny_classifier_run, "--eval-every", "1", "--eval-samples", "8"]
     first = run("generator/train_wgan.py", *args, "--epochs", "1")
@@ -76,6 +78,7 @@ def test_conditional_run_trains_every_view_with_photos_and_resumes(conditional_r
     folder, output, resumed = conditional_run
     options = json.loads((folder / "options.json").read_text())
     assert options["views"] == TRAINED and options["view"] == "all"
+    assert options["conditioning"] == "batchnorm"
     assert "view right: no photos of its own" in output and "4 mirrored left photos" in output
     assert "view rear_left not trained" in output and "rear_right not trained" in output
     assert "resumed" in resumed and "generator iteration 3" in resumed
@@ -139,6 +142,11 @@ def test_bad_views_give_one_line_errors(view_root, tmp_path):
     both = run("generator/train_wgan.py", "--data-root", view_root, "--views", "all",
                "--view", "left", *TINY)
     assert both.returncode == 2 and "leave out --data and --view" in both.stderr
+
+    one_view = run("generator/train_wgan.py", "--data", view_root / "left", "--conditioning",
+                   "batchnorm", *TINY)
+    assert one_view.returncode == 2 and one_view.stderr.count("\n") == 1
+    assert "--conditioning batchnorm needs --views" in one_view.stderr
 
 
 def test_generate_draws_one_view_or_every_view(conditional_run, tmp_path):
@@ -232,8 +240,9 @@ def test_conditional_step_in_mixed_precision(policy):
     batches = tf.data.Dataset.from_tensors((real, np.array([0, 1, 2, 1], np.int32))).repeat()
     keras.mixed_precision.set_global_policy(policy)
     try:
-        for loss in ("wgan", "wgan-gp"):
-            wgan = build_wgan({**options, "loss": loss}, views=["left", "right", "rear"])
+        for loss, conditioning in (("wgan", "input"), ("wgan-gp", "batchnorm")):
+            wgan = build_wgan({**options, "loss": loss, "conditioning": conditioning},
+                              views=["left", "right", "rear"])
             iterator = iter(batches)
             logs = [wgan.train_step(iterator) for _ in range(2)][-1]
             assert all(math.isfinite(float(value)) for value in logs.values())
