@@ -173,7 +173,7 @@ def model_card(measured_options, report, released_options, released_report, ood_
         for view, row in report["per_class"].items() if row["support"])
     released_holdout = sum(released_options["holdout_counts"].values())
     measured_train = sum(measured_options["train_counts"].values())
-    minutes = released_report.get("training_seconds", 0) / 60
+    minutes = report.get("training_seconds", 0) / 60
     below = released_options.get("flip_average_below", 1.0)
     if not released_options["flip_average"]:
         flip = "off (`flip_average` in `classes.json`)."
@@ -264,7 +264,8 @@ on every photo of that source:
 {_domain_table(list(domains))}
 
 `confusion.png` is the measured run's confusion matrix; `report.json` holds every figure.
-Training the released model took {minutes:.0f} minutes on a 2-core CPU (shared with other jobs).
+Training the measured run took {minutes:.0f} minutes ({report.get("epochs_run", "?")} epochs of {measured_train:,} photos at
+{report.get("train_images_per_second", 0):.0f} images/s) on a 2-core CPU that other jobs shared.
 
 ## Known limits
 

@@ -37,6 +37,7 @@ OPTIONS_FILE = "options.json"
 HISTORY_FILE = "history.csv"
 REPORT_FILE = "report.json"
 BACKUP_DIR = "backup"
+TIME_FILE = "training_time.json"  # in BACKUP_DIR: the time of the epochs a resume continues
 TEST_TIME_OPTIONS = ("flip_average", "flip_average_below", "threshold")
 # What is trained: a resumed run must have its own values (test-time options may change).
 TRAINING_OPTIONS = ("data", "add", "validation_split", "init", "arch", "image_size", "fit",
@@ -105,14 +106,26 @@ def _prepare_run_dir(run_dir, resume):
 
 
 class EpochLine(keras.callbacks.Callback):
-    """Prints one line per epoch: losses, accuracies, images/s and elapsed time."""
+    """Prints one line per epoch: losses, accuracies, images/s and elapsed time.
 
-    def __init__(self, epochs, images_per_epoch, stream=None):
+    With `time_file`, the training time and images so far are kept there after every epoch
+    and read back on start, so a resumed run's figures count the epochs before the kill.
+    """
+
+    def __init__(self, epochs, images_per_epoch, stream=None, time_file=None):
         super().__init__()
         self.epochs, self.images_per_epoch = epochs, images_per_epoch
         self.stream = stream or sys.stdout
-        self.train_seconds = 0.0
-        self.train_images = 0
+        self.time_file = Path(time_file) if time_file else None
+        before = {}
+        if self.time_file and self.time_file.is_file():
+            try:
+                before = json.loads(self.time_file.read_text())
+            except ValueError:  # half-written by a kill: the earlier epochs' time is lost
+                before = {}
+        self.train_seconds = float(before.get("train_seconds", 0.0))
+        self.train_images = int(before.get("train_images", 0))
+        self.seconds_before = float(before.get("seconds", 0.0))
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -133,8 +146,17 @@ class EpochLine(keras.callbacks.Callback):
                 f"acc {logs.get('accuracy', float('nan')):.1%}  "
                 f"val_loss {logs.get('val_loss', float('nan')):.3f} "
                 f"val_acc {logs.get('val_accuracy', float('nan')):.1%}  "
-                f"{rate:,.0f} img/s  {now - self._start:,.0f} s")
+                f"{rate:,.0f} img/s  {self.elapsed(now):,.0f} s")
         print(line, file=self.stream, flush=True)
+        if self.time_file:
+            self.time_file.parent.mkdir(parents=True, exist_ok=True)
+            _write_json(self.time_file, {"seconds": self.elapsed(now),
+                                         "train_seconds": self.train_seconds,
+                                         "train_images": self.train_images})
+
+    def elapsed(self, now=None):
+        """Seconds of training so far, the runs before a resume included."""
+        return self.seconds_before + (now or time.perf_counter()) - self._start
 
 
 def _optimizer(options, steps_per_epoch):
@@ -180,7 +202,8 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
     print(f"model {options['arch']}: {model.count_params():,} parameters, "
           f"{multiply_adds(model) / 1e6:,.1f} M multiply-adds per image at "
           f"{options['image_size']} px; classes {', '.join(classes)}")
-    epoch_line = EpochLine(options["epochs"], n_train)
+    epoch_line = EpochLine(options["epochs"], n_train,
+                           time_file=run_dir / BACKUP_DIR / TIME_FILE)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
@@ -188,13 +211,12 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
                                       restore_best_weights=True),
         epoch_line,
     ]
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
         warnings.filterwarnings("ignore", message=".*ran out of data.*")
         model.fit(train_stream, epochs=options["epochs"], validation_data=validation_stream,
                   callbacks=callbacks, verbose=0)
-    seconds = time.perf_counter() - start
+    seconds = epoch_line.elapsed()
     replace_atomically(run_dir / MODEL_FILE, model.save)
     return model, {"training_seconds": round(seconds, 1),
             "train_images_per_second": round(epoch_line.train_images /

@@ -183,7 +183,10 @@ def test_resume_continues_a_killed_run(tmp_path, monkeypatch):
          "--image-size", "32", "--holdout", "0", "--patience", "5", "--arch", "seed"]))
     options.pop("dry_run")
 
+    epoch_end = training.EpochLine.on_epoch_end
+
     def crash_after_second_epoch(self, epoch, logs=None):
+        epoch_end(self, epoch, logs)
         if epoch == 1:
             raise KeyboardInterrupt
     monkeypatch.setattr(training.EpochLine, "on_epoch_end", crash_after_second_epoch)
@@ -193,6 +196,8 @@ def test_resume_continues_a_killed_run(tmp_path, monkeypatch):
     # now they take a fraction of a second, left to a later test's collection they took 10 s.
     gc.collect()
     assert (out / "backup").is_dir() and not (out / "model.keras").exists()
+    before = json.loads((out / "backup" / "training_time.json").read_text())
+    assert before["train_images"] == 2 * 12 and before["seconds"] > 0
     monkeypatch.undo()
     with pytest.raises(Exception, match="--resume"):
         training.train(options)
@@ -207,6 +212,8 @@ def test_resume_continues_a_killed_run(tmp_path, monkeypatch):
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == [0, 1, 2]
     assert (out / "report.json").is_file() and not (out / "backup").exists()
+    # the report's training time counts the two epochs before the kill
+    assert json.loads((out / "report.json").read_text())["training_seconds"] > before["seconds"]
 
 
 @pytest.mark.parametrize("make, args, message", [
