@@ -101,11 +101,12 @@ demo-clean:
 # listing-views used-car listings with real `other`, car-details interiors and parts, and the
 # renderer's `other` pictures) twice: with the validation photos held back (its report, per
 # source, is published), then on both splits (its weights are shipped). Needs ../shared/data
-# (reference data that a user's clone does not have; set DATA_ROOT=DIR). PRETRAINED_EPOCHS: 14
-# epochs of ~6,000 photos take about half an hour per run on the shared 2-core CPU.
+# (reference data that a user's clone does not have; set DATA_ROOT=DIR). PRETRAINED_EPOCHS: 40
+# epochs of 5,200-6,200 photos took 108 minutes for the measured run on a shared 2-core CPU
+# (about 40 on an idle one, at ~95 images/s).
 DATA_ROOT ?= ../shared/data
 PRETRAINED_SETS := stanford-views listing-views car-details
-PRETRAINED_EPOCHS ?= 14
+PRETRAINED_EPOCHS ?= 40
 PRETRAINED_OTHER := data/pretrained_other
 PRETRAINED_RUNS := classifier/models/pretrained
 # the measured run trains on the train/ splits and watches every validation/ split; the released
