@@ -118,7 +118,8 @@ def source_counts(options):
             folders.append(extra)
     for folder in folders:
         if not folder.is_dir():
-            continue
+            raise UsageError(f"{folder}: a training folder in {options['out']}/options.json is "
+                             f"not there (relative paths are read from the current folder)")
         files = read_view_folders(folder)
         total = counts.setdefault(_source_name(folder), {})
         for view, n in files.counts().items():

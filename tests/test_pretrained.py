@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from cargen.cli import UsageError
 from cargen.views import VIEWS
 from classifier.release_model import SHIPPED_FILES, SIZE_LIMIT_BYTES
 
@@ -81,3 +84,6 @@ def test_model_card_counts_what_each_run_trained_on(tmp_path):
                                              str(listing / "validation")]}
     assert source_counts(released) == {"street": {"front": 5}, "listing": {"other": 5},
                                        "extra": {"rear": 5}}
+    # a folder the run trained on that is gone is an error, not a source left off the card
+    with pytest.raises(UsageError, match="missing.*not there"):
+        source_counts({**measured, "add": [str(tmp_path / "missing")], "out": "run"})
