@@ -118,11 +118,8 @@ class EpochLine(keras.callbacks.Callback):
         self.stream = stream or sys.stdout
         self.time_file = Path(time_file) if time_file else None
         before = {}
-        if self.time_file and self.time_file.is_file():
-            try:
-                before = json.loads(self.time_file.read_text())
-            except ValueError:  # half-written by a kill: the earlier epochs' time is lost
-                before = {}
+        if self.time_file and self.time_file.is_file():  # written whole (atomic rename)
+            before = json.loads(self.time_file.read_text())
         self.train_seconds = float(before.get("train_seconds", 0.0))
         self.train_images = int(before.get("train_images", 0))
         self.seconds_before = float(before.get("seconds", 0.0))
