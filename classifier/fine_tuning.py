@@ -28,14 +28,20 @@ def init_run_info(run_dir):
 
 
 def inherit_options(options, info):
-    """Fill `options`' unset arch, image size and fit from the init run's `info`; refuse values
-    that cannot carry its weights over."""
+    """Fill `options`' unset arch, width, image size and fit from the init run's `info`;
+    refuse values that cannot carry its weights over."""
     run = options["init"]
     arch = info.get("arch", "compact")
     if options.get("arch") is None:
         options["arch"] = arch
     elif options["arch"] != arch:
         raise UsageError(f"--init {run}: its network is {arch}, --arch asks {options['arch']}")
+    width = float(info.get("width", 1.0))
+    if options.get("width") is None:
+        options["width"] = width
+    elif float(options["width"]) != width:
+        raise UsageError(f"--init {run}: its network's width is {width:g}, --width asks "
+                         f"{options['width']:g}")
     if options.get("image_size") is None:
         options["image_size"] = info["image_size"]
     elif options["image_size"] != info["image_size"]:

@@ -79,12 +79,17 @@ def build_compact_model(image_size, n_classes, width=1.0, dropout=0.2):
     return keras.Model(inputs, outputs, name="compact")
 
 
-def build_model(arch, image_size, n_classes):
-    """Build the network `arch` ("compact" or "seed") for `n_classes` views."""
+def build_model(arch, image_size, n_classes, width=1.0):
+    """Build the network `arch` ("compact" or "seed") for `n_classes` views.
+
+    `width` multiplies the compact network's channels (the seed network has one width).
+    """
     if arch == "seed":
+        if width != 1.0:
+            raise ValueError("the seed network has no width multiplier")
         return build_seed_model(image_size, n_classes)
     if arch == "compact":
-        return build_compact_model(image_size, n_classes)
+        return build_compact_model(image_size, n_classes, width=width)
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
 
 

@@ -51,6 +51,9 @@ def parse_args(argv=None):
                         help="network: compact (default, batch-normalised small CNN) or seed "
                              "(the 2021 network: 3 conv + 512 dense, RMSprop); with --init, "
                              "the run's")
+    parser.add_argument("--width", type=float, default=None,
+                        help="channel multiplier of the compact network, 0.25 to 4 (default: "
+                             "1, 0.17 M parameters; with --init, the run's)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="square input size in pixels, at least 32 (default: 112 for "
                              "compact, 150 for seed; with --init, the run's)")

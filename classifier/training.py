@@ -15,6 +15,7 @@ import numpy as np
 
 from cargen.cli import UsageError, quiet_tensorflow
 from cargen.images import FIT_MODES
+from cargen.run_options import check_same_options
 from cargen.safe_files import replace_atomically
 from cargen.safe_files import write_json as _write_json
 from classifier import fine_tuning, training_data
@@ -40,7 +41,8 @@ BACKUP_DIR = "backup"
 TIME_FILE = "training_time.json"  # in BACKUP_DIR: the time of the epochs a resume continues
 TEST_TIME_OPTIONS = ("flip_average", "flip_average_below", "threshold")
 # What is trained: a resumed run must have its own values (test-time options may change).
-TRAINING_OPTIONS = ("data", "add", "validation_split", "init", "arch", "image_size", "fit",
+TRAINING_OPTIONS = ("data", "add", "validation_split", "init", "arch", "width", "image_size",
+                    "fit",
                     "epochs", "batch_size", "learning_rate", "freeze_batch_norm", "weight_decay",
                     "label_smoothing", "class_weight", "flip", "augment", "domain_augment",
                     "outliers", "holdout", "patience", "seed")
@@ -60,6 +62,11 @@ def resolve_options(options):
     if options["arch"] not in ARCHS:
         raise UsageError(f"unknown --arch {options['arch']!r}; choose one of {', '.join(ARCHS)}")
     defaults = ARCH_DEFAULTS[options["arch"]]
+    options["width"] = float(options.get("width") or 1.0)
+    if options["width"] != 1.0 and options["arch"] != "compact":
+        raise UsageError(f"--width is for the compact network; {options['arch']} has one width")
+    if not 0.25 <= options["width"] <= 4.0:
+        raise UsageError(f"--width {options['width']:g} is out of range (0.25 to 4)")
     if options.get("image_size") is None:
         options["image_size"] = defaults["image_size"]
     if options.get("learning_rate") is None:
@@ -185,7 +192,8 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
     validation_stream = training_data.evaluation_pipeline(validation_cached, len(classes),
                                                           options["batch_size"])
     steps = int(np.ceil(n_train / options["batch_size"]))
-    model = build_model(options["arch"], options["image_size"], len(classes))
+    model = build_model(options["arch"], options["image_size"], len(classes),
+                        options["width"])
     if options.get("init"):
         new = fine_tuning.initialise_from(model, options["init"], classes)
         print(f"starting from {options['init']}"
@@ -196,7 +204,9 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
                   loss=keras.losses.CategoricalCrossentropy(
                       label_smoothing=options["label_smoothing"]),
                   metrics=["accuracy"])
-    print(f"model {options['arch']}: {model.count_params():,} parameters, "
+    print(f"model {options['arch']}"
+          + (f" width {options['width']:g}" if options["width"] != 1.0 else "")
+          + f": {model.count_params():,} parameters, "
           f"{multiply_adds(model) / 1e6:,.1f} M multiply-adds per image at "
           f"{options['image_size']} px; classes {', '.join(classes)}")
     epoch_line = EpochLine(options["epochs"], n_train,
@@ -250,7 +260,8 @@ def train(options):
     train_files, holdout_files, validation_files, classes = _split(options)
     if options.get("init"):  # fail before decoding the photos, not after
         fine_tuning.initialise_from(build_model(options["arch"], options["image_size"],
-                                                len(classes)), options["init"], classes)
+                                                len(classes), options["width"]),
+                                    options["init"], classes)
     run_dir = _prepare_run_dir(run_dir, options["resume"])
     saved = {key: value for key, value in options.items() if not key.startswith("_")}
     saved["classes"] = classes
@@ -306,14 +317,9 @@ def _resumed_options(options, run_dir):
         kept = {key: saved[key] for key in TRAINING_OPTIONS if key in saved}
         print(f"resuming {run_dir} with the options in its {OPTIONS_FILE}")
         return {**options, **kept}
-    given = resolve_options(options)
-    differ = [key for key in TRAINING_OPTIONS if key in saved
-              and _comparable(key, given.get(key)) != _comparable(key, saved[key])]
-    if differ:
-        shown = "; ".join(f"--{key.replace('_', '-')} {saved[key]!r} (given {given.get(key)!r})"
-                          for key in differ)
-        raise UsageError(f"{options_file}: --resume needs the run's own options, or none but "
-                         f"--out; it was started with {shown}")
+    check_same_options(options_file, saved, resolve_options(options),
+                       [key for key in TRAINING_OPTIONS if key in saved],
+                       normalise=_comparable, hint=", or none but --out")
     return options
 
 
@@ -370,7 +376,7 @@ def finish_run(run_dir, options, classes, holdout_files, validation_files, fit_i
 
     `model` is the trained model in memory (else `model.keras` is loaded).
     """
-    extra = {"arch": options["arch"],
+    extra = {"arch": options["arch"], "width": options["width"],
              "preprocessing": "decoded by cargen.images.load_square, RGB uint8 as float32 "
                               "0..255; the model rescales internally"}
     flip, below = options["flip_average"], options["flip_average_below"]

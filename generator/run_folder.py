@@ -33,6 +33,7 @@ from PIL import Image
 
 from cargen.aspect import restore_aspect
 from cargen.cli import UsageError
+from cargen.run_options import check_same_options
 from cargen.safe_files import repair_last_line, replace_atomically, write_text
 from generator.pictures import grid_scale, image_grid, label_rows, save_gif, to_rgb, to_uint8
 
@@ -69,6 +70,8 @@ TRAINING_OPTIONS = ("data", "view", "image_size", "channels", "fit", "loss", "la
                     "conditioning")
 # Values of training options that runs made before the option existed had.
 OPTION_DEFAULTS = {"ema": 0.0, "views_asked": None, "without": None, "conditioning": "input"}
+# The flags of the training options whose key is not the flag's name.
+OPTION_FLAGS = {"batch": "--batch-size", "lr": "--learning-rate", "views_asked": "--views"}
 NAME_OPTIONS = ("loss", "image_size", "latent_dim", "batch", "n_critic")
 MAX_GIF_FRAMES = 100
 GRID_MIN_TILE = 128  # pixels: small images are enlarged to at least this in the grids
@@ -132,14 +135,8 @@ class RunFolder:
 
     def check_resumable(self, options):
         """Raise UsageError unless options.json matches `options` on every training option."""
-        saved = self.read_options()
-        def value(settings, key):
-            return settings.get(key, OPTION_DEFAULTS.get(key))
-        different = [f"{key}={value(saved, key)!r} (now {value(options, key)!r})"
-                     for key in TRAINING_OPTIONS if value(saved, key) != value(options, key)]
-        if different:
-            raise UsageError(f"{self.options_file}: --resume needs the run's own options; it was "
-                             f"made with {', '.join(different)}")
+        check_same_options(self.options_file, self.read_options(), options, TRAINING_OPTIONS,
+                           defaults=OPTION_DEFAULTS, flags=OPTION_FLAGS)
 
     # metrics -------------------------------------------------------------------------------
     def start_metrics(self, last_step=0):

@@ -56,7 +56,8 @@ def trained_run(tmp_path_factory):
     make_view_folder(root / "validation", VIEWS, 2, seed=1)
     (root / "train" / "front" / "broken.jpg").write_bytes(b"not a jpeg at all")
     out = root / "run"
-    result = run_script("classifier/train_model.py", "--data", root, "--out", out, *TINY)
+    result = run_script("classifier/train_model.py", "--data", root, "--out", out, *TINY,
+                        "--width", "0.5")
     assert result.returncode == 0, result.stderr
     return root, out, result
 
@@ -71,8 +72,10 @@ def test_training_writes_the_whole_run_folder(trained_run):
     assert info["image_size"] == 32 and info["fit"] == "stretch"
     assert info["temperature"] > 0 and info["flip_average"] is True
     assert info["flip_average_below"] == 0.9
+    assert info["width"] == 0.5
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 18
+    assert report["parameters"] < 173_377 / 2  # the default width's network
     assert 0 <= report["accuracy"] <= 1 and 0 <= report["macro_f1"] <= 1
     assert set(report["per_class"]) == set(VIEWS)
     assert np.array(report["confusion_matrix"]).sum() == 18
@@ -223,6 +226,10 @@ def test_resume_continues_a_killed_run(tmp_path, monkeypatch):
      "unknown view folder 'sideways'; valid views: front, front_left"),
     (lambda root: make_view_folder(root, ["front"], 2), ["--image-size", "16"],
      "--image-size 16 is too small"),
+    (lambda root: make_view_folder(root, ["front"], 2), ["--arch", "seed", "--width", "2"],
+     "--width is for the compact network; seed has one width"),
+    (lambda root: make_view_folder(root, ["front"], 2), ["--width", "8"],
+     "--width 8 is out of range"),
 ])
 def test_bad_input_is_one_line_error(tmp_path, capsys, make, args, message):
     from cargen.cli import run_main

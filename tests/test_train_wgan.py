@@ -148,7 +148,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(pictures, tmp_path):
 
     again = run(*args[:-2], "--batch-size", "16", "--out", run_dir, "--resume")
     assert again.returncode == 2
-    assert again.stderr.count("\n") == 1 and "batch=8 (now 16)" in again.stderr
+    assert again.stderr.count("\n") == 1 and "--batch-size 8 (given 16)" in again.stderr
 
 
 def test_sweep_reports_a_failing_configuration_and_trains_the_others(pictures, tmp_path):
@@ -227,7 +227,7 @@ def test_ema_generator_averages_the_weights_and_resumes(pictures, tmp_path):
     assert "generator iteration 5" in result.stdout
     assert [int(r["step"]) for r in metrics(run_dir)] == list(range(1, 11))
     refused = run(*args[:-2], "--epochs", "3", "--resume")
-    assert refused.returncode == 2 and "ema=0.99 (now 0.0)" in refused.stderr
+    assert refused.returncode == 2 and "--ema 0.99 (given 0.0)" in refused.stderr
 
     import keras
 
