@@ -185,13 +185,14 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
     if options.get("domain_augment", 0.0) > 0:
         domain = DomainAugmentation(options["image_size"], options["domain_augment"],
                                     options["seed"])
+    full_batches = n_train // options["batch_size"]
     train_stream = training_data.training_pipeline(
         train_cached, classes, options["batch_size"], flip=flip, augment=augment,
         class_weights=weights, outlier_share=options.get("outliers", 0.0), seed=options["seed"],
-        domain=domain)
+        domain=domain, drop_remainder=full_batches > 0)
     validation_stream = training_data.evaluation_pipeline(validation_cached, len(classes),
                                                           options["batch_size"])
-    steps = int(np.ceil(n_train / options["batch_size"]))
+    steps = max(full_batches, 1)
     model = build_model(options["arch"], options["image_size"], len(classes),
                         options["width"])
     if options.get("init"):
@@ -209,7 +210,8 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
           + f": {model.count_params():,} parameters, "
           f"{multiply_adds(model) / 1e6:,.1f} M multiply-adds per image at "
           f"{options['image_size']} px; classes {', '.join(classes)}")
-    epoch_line = EpochLine(options["epochs"], n_train,
+    trained_per_epoch = full_batches * options["batch_size"] or n_train
+    epoch_line = EpochLine(options["epochs"], trained_per_epoch,
                            time_file=run_dir / BACKUP_DIR / TIME_FILE)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),

@@ -172,14 +172,16 @@ def scrambled_mosaics(images):
 
 
 def training_pipeline(cached, classes, batch_size, flip=True, augment=None, class_weights=None,
-                      outlier_share=0.0, seed=0, domain=None):
+                      outlier_share=0.0, seed=0, domain=None, drop_remainder=False):
     """Epoch stream of (float32 images, one-hot labels[, sample weights]) batches.
 
     With `flip`, each image is mirrored with probability 0.5 and its label is moved to the
     mirror view (left <-> right, ...). With `outlier_share` > 0 and an `other` class, that share
     of every batch becomes scrambled mosaics labelled `other`. `augment` is a Keras layer applied
     to every batch; `domain` (a `classifier.augmentation.DomainAugmentation`) re-frames the
-    images before it and adds overlays and capture artefacts after it.
+    images before it and adds overlays and capture artefacts after it. `drop_remainder` leaves
+    out each epoch's last, short batch (other photos each epoch, as the order is reshuffled),
+    so the training step is traced for one batch shape only.
     """
     n_classes = len(classes)
     permutation = tf.constant(mirror_permutation(classes), tf.int32)
@@ -211,7 +213,7 @@ def training_pipeline(cached, classes, batch_size, flip=True, augment=None, clas
         return images, onehot, tf.gather(weights, labels)
 
     return (cached.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
+            .batch(batch_size, drop_remainder=drop_remainder)
             .map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
