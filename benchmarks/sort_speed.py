@@ -14,6 +14,7 @@ to the run-folder contract (the 2021 `seed` network at 150 px and the default `c
   python benchmarks/sort_speed.py                       # 2,000 synthetic photos
   python benchmarks/sort_speed.py --images 5000 --source data/pictures
   python benchmarks/sort_speed.py --source ../shared/data/stanford-views/validation
+  python benchmarks/sort_speed.py --widths 1.5,2 --model none   # what a wider network costs
 """
 
 import argparse
@@ -100,12 +101,14 @@ def fallback_compact(image_size, n_classes):
     return keras.Model(inputs, outputs)
 
 
-def build_run(folder, arch, image_size, fit, flip_average=False):
-    """Write an untrained run folder for `arch` ("seed" or "compact"); return its path."""
+def build_run(folder, arch, image_size, fit, flip_average=False, width=1.0):
+    """Write an untrained run folder for `arch` ("seed" or "compact", at channel multiplier
+    `width`); return its path."""
     from classifier.inference import write_classes_json
     try:
         from classifier.model import build_model
-        model = build_model(arch, image_size, len(VIEWS))
+        wider = {"width": width} if width != 1.0 else {}  # older model.py has no width
+        model = build_model(arch, image_size, len(VIEWS), **wider)
         source = "classifier/model.py"
     except ImportError:
         if arch == "seed":
@@ -196,6 +199,9 @@ def parse_args(argv=None):
     parser.add_argument("--model", type=Path, default=Path("classifier/pretrained"),
                         help="trained run folder measured as it ships; 'none' skips it "
                              "(default: classifier/pretrained)")
+    parser.add_argument("--widths", default="",
+                        help="more widths of the default network to sort with (train_model.py "
+                             "--width), comma-separated, e.g. 1.5,2 (default: none)")
     parser.add_argument("--work", type=Path, default=None,
                         help="scratch folder (default: a temporary folder, removed after)")
     return parser.parse_args(argv)
@@ -222,6 +228,10 @@ def main(argv=None):
         runs = [("sort, default network (112 px)", compact_run, None),
                 ("sort, default network, flip averaging every photo", compact_run, True),
                 ("sort, 2021 network (150 px)", seed_run, None)]
+        for width in filter(None, args.widths.split(",")):
+            wide_run, _ = build_run(work / f"compact_width_{width}", "compact", 112, "stretch",
+                                    width=float(width))
+            runs.append((f"sort, default network at --width {width}", wide_run, None))
         shipped = args.model if str(args.model) != "none" and args.model.is_dir() else None
         if shipped:
             runs.append((f"sort, shipped model ({shipped}) as it ships", shipped, None))
