@@ -42,10 +42,9 @@ TIME_FILE = "training_time.json"  # in BACKUP_DIR: the time of the epochs a resu
 TEST_TIME_OPTIONS = ("flip_average", "flip_average_below", "threshold")
 # What is trained: a resumed run must have its own values (test-time options may change).
 TRAINING_OPTIONS = ("data", "add", "validation_split", "init", "arch", "width", "image_size",
-                    "fit",
-                    "epochs", "batch_size", "learning_rate", "freeze_batch_norm", "weight_decay",
-                    "label_smoothing", "class_weight", "flip", "augment", "domain_augment",
-                    "outliers", "holdout", "patience", "seed")
+                    "fit", "epochs", "batch_size", "learning_rate", "freeze_batch_norm",
+                    "weight_decay", "label_smoothing", "class_weight", "flip", "augment",
+                    "domain_augment", "outliers", "holdout", "patience", "seed")
 PATH_OPTIONS = ("data", "add", "init")
 FIT_KEYS = ("training_seconds", "train_images_per_second", "epochs_run", "parameters",
             "multiply_adds", "skipped_files")
@@ -62,7 +61,7 @@ def resolve_options(options):
     if options["arch"] not in ARCHS:
         raise UsageError(f"unknown --arch {options['arch']!r}; choose one of {', '.join(ARCHS)}")
     defaults = ARCH_DEFAULTS[options["arch"]]
-    options["width"] = float(options.get("width") or 1.0)
+    options["width"] = 1.0 if options.get("width") is None else float(options["width"])
     if options["width"] != 1.0 and options["arch"] != "compact":
         raise UsageError(f"--width is for the compact network; {options['arch']} has one width")
     if not 0.25 <= options["width"] <= 4.0:
