@@ -101,13 +101,22 @@ def fallback_compact(image_size, n_classes):
     return keras.Model(inputs, outputs)
 
 
-def build_run(folder, arch, image_size, fit, flip_average=False, width=1.0):
+def default_width():
+    """The compact network's default channel multiplier (1 where model.py predates it)."""
+    try:
+        from classifier.model import ARCH_DEFAULTS
+    except ImportError:
+        return 1.0
+    return ARCH_DEFAULTS["compact"].get("width", 1.0)
+
+
+def build_run(folder, arch, image_size, fit, flip_average=False, width=None):
     """Write an untrained run folder for `arch` ("seed" or "compact", at channel multiplier
-    `width`); return its path."""
+    `width`, default the arch's); return its path."""
     from classifier.inference import write_classes_json
     try:
         from classifier.model import build_model
-        wider = {"width": width} if width != 1.0 else {}  # older model.py has no width
+        wider = {"width": width} if width is not None else {}  # older model.py has no width
         model = build_model(arch, image_size, len(VIEWS), **wider)
         source = "classifier/model.py"
     except ImportError:
@@ -200,7 +209,7 @@ def parse_args(argv=None):
                         help="trained run folder measured as it ships; 'none' skips it "
                              "(default: classifier/pretrained)")
     parser.add_argument("--widths", default="",
-                        help="more widths of the default network to sort with (train_model.py "
+                        help="more widths of the compact network to sort with (train_model.py "
                              "--width), comma-separated, e.g. 1.5,2 (default: none)")
     parser.add_argument("--work", type=Path, default=None,
                         help="scratch folder (default: a temporary folder, removed after)")
@@ -225,13 +234,14 @@ def main(argv=None):
                                              work / "seed_loop_out")
         rows = [("seed method: load_img + predict per image (2021 net, 150 px)", baseline,
                  baseline_cpu, None)]
-        runs = [("sort, default network (112 px)", compact_run, None),
+        runs = [(f"sort, default network (112 px, width {default_width():g})", compact_run,
+                 None),
                 ("sort, default network, flip averaging every photo", compact_run, True),
                 ("sort, 2021 network (150 px)", seed_run, None)]
         for width in filter(None, args.widths.split(",")):
             wide_run, _ = build_run(work / f"compact_width_{width}", "compact", 112, "stretch",
                                     width=float(width))
-            runs.append((f"sort, default network at --width {width}", wide_run, None))
+            runs.append((f"sort, compact network at --width {width}", wide_run, None))
         shipped = args.model if str(args.model) != "none" and args.model.is_dir() else None
         if shipped:
             runs.append((f"sort, shipped model ({shipped}) as it ships", shipped, None))

@@ -13,10 +13,10 @@ from keras import layers  # noqa: E402
 
 FEATURE_LAYER = "features"
 
-# Per architecture: its input size and learning rate when the user gives none.
+# Per architecture: its input size, learning rate and channel multiplier when the user gives none.
 ARCH_DEFAULTS = {
-    "compact": {"image_size": 112, "learning_rate": 3e-3},
-    "seed": {"image_size": 150, "learning_rate": 1e-3},
+    "compact": {"image_size": 112, "learning_rate": 3e-3, "width": 1.5},
+    "seed": {"image_size": 150, "learning_rate": 1e-3, "width": 1.0},
 }
 ARCHS = tuple(ARCH_DEFAULTS)
 
@@ -56,12 +56,12 @@ def _separable_block(x, filters, strides, name):
     return layers.ReLU(name=name + "_relu")(y)
 
 
-def build_compact_model(image_size, n_classes, width=1.0, dropout=0.2):
+def build_compact_model(image_size, n_classes, width, dropout=0.2):
     """The default network: a small batch-normalised CNN with global pooling.
 
     Two plain 3x3 convolutions at full and half resolution, then depthwise-separable blocks
     (residual where the shape allows) down to 1/16 of the input, global average pooling (the
-    `features` layer) and a softmax. About 0.2 M parameters and ~25 M multiply-adds at 112 px.
+    `features` layer) and a softmax; `width` multiplies every layer's channels.
     """
     def channels(n):
         return max(8, int(round(n * width / 8)) * 8)
@@ -79,18 +79,20 @@ def build_compact_model(image_size, n_classes, width=1.0, dropout=0.2):
     return keras.Model(inputs, outputs, name="compact")
 
 
-def build_model(arch, image_size, n_classes, width=1.0):
+def build_model(arch, image_size, n_classes, width=None):
     """Build the network `arch` ("compact" or "seed") for `n_classes` views.
 
-    `width` multiplies the compact network's channels (the seed network has one width).
+    `width` multiplies the compact network's channels (default: the arch's, see
+    ARCH_DEFAULTS; the seed network has one width).
     """
+    if arch not in ARCH_DEFAULTS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    width = ARCH_DEFAULTS[arch]["width"] if width is None else width
     if arch == "seed":
         if width != 1.0:
             raise ValueError("the seed network has no width multiplier")
         return build_seed_model(image_size, n_classes)
-    if arch == "compact":
-        return build_compact_model(image_size, n_classes, width=width)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return build_compact_model(image_size, n_classes, width=width)
 
 
 def multiply_adds(model):

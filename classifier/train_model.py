@@ -53,7 +53,7 @@ def parse_args(argv=None):
                              "the run's")
     parser.add_argument("--width", type=float, default=None,
                         help="channel multiplier of the compact network, 0.25 to 4 (default: "
-                             "1, 0.17 M parameters; with --init, the run's)")
+                             "1.5, 0.37 M parameters; 1 gives 0.17 M; with --init, the run's)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="square input size in pixels, at least 32 (default: 112 for "
                              "compact, 150 for seed; with --init, the run's)")

@@ -61,8 +61,9 @@ def resolve_options(options):
     if options["arch"] not in ARCHS:
         raise UsageError(f"unknown --arch {options['arch']!r}; choose one of {', '.join(ARCHS)}")
     defaults = ARCH_DEFAULTS[options["arch"]]
-    options["width"] = 1.0 if options.get("width") is None else float(options["width"])
-    if options["width"] != 1.0 and options["arch"] != "compact":
+    options["width"] = float(defaults["width"] if options.get("width") is None
+                             else options["width"])
+    if options["width"] != defaults["width"] and options["arch"] != "compact":
         raise UsageError(f"--width is for the compact network; {options['arch']} has one width")
     if not 0.25 <= options["width"] <= 4.0:
         raise UsageError(f"--width {options['width']:g} is out of range (0.25 to 4)")
@@ -205,7 +206,7 @@ def _fit(options, run_dir, classes, train_cached, validation_cached, n_train):
                       label_smoothing=options["label_smoothing"]),
                   metrics=["accuracy"])
     print(f"model {options['arch']}"
-          + (f" width {options['width']:g}" if options["width"] != 1.0 else "")
+          + (f" width {options['width']:g}" if options["arch"] == "compact" else "")
           + f": {model.count_params():,} parameters, "
           f"{multiply_adds(model) / 1e6:,.1f} M multiply-adds per image at "
           f"{options['image_size']} px; classes {', '.join(classes)}")

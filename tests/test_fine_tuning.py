@@ -68,7 +68,7 @@ def test_init_copies_the_weights_and_the_known_output_rows(base_run):
     ("not_a_run", [], "not a classifier run"),
     ("base", ["--image-size", "48"], "its image size is 32 px, --image-size asks 48"),
     ("base", ["--arch", "seed"], "its network is compact, --arch asks seed"),
-    ("base", ["--width", "1.5"], "its network's width is 1, --width asks 1.5"),
+    ("base", ["--width", "1"], "its network's width is 1.5, --width asks 1"),
     ("foreign", [], "weights cannot be carried over"),
 ])
 def test_init_errors_are_one_line(base_run, tiny_classifier_run, tmp_path, capsys, init, args,

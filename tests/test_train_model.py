@@ -75,7 +75,7 @@ def test_training_writes_the_whole_run_folder(trained_run):
     assert info["width"] == 0.5
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 18
-    assert report["parameters"] < 173_377 / 2  # the default width's network
+    assert report["parameters"] < 173_377 / 2  # the network at width 1
     assert 0 <= report["accuracy"] <= 1 and 0 <= report["macro_f1"] <= 1
     assert set(report["per_class"]) == set(VIEWS)
     assert np.array(report["confusion_matrix"]).sum() == 18
