@@ -89,7 +89,7 @@ def build_model(arch, image_size, n_classes, width=None):
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     width = ARCH_DEFAULTS[arch]["width"] if width is None else width
     if arch == "seed":
-        if width != 1.0:
+        if width != ARCH_DEFAULTS["seed"]["width"]:
             raise ValueError("the seed network has no width multiplier")
         return build_seed_model(image_size, n_classes)
     return build_compact_model(image_size, n_classes, width=width)
