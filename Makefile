@@ -102,30 +102,31 @@ demo-clean:
 # ---- make pretrained: the shipped classifier (classifier/pretrained) -------------------------
 # Trains the default classifier on every labelled set (stanford-views street photos,
 # listing-views used-car listings with real `other`, car-details interiors and parts, and the
-# renderer's `other` pictures) twice: with the validation photos held back (its report, per
+# renderer's `other` pictures and cars of the eight views) twice: with the validation photos held back (its report, per
 # source, is published), then on both splits (its weights are shipped). Needs ../shared/data
 # (reference data that a user's clone does not have; set DATA_ROOT=DIR). PRETRAINED_EPOCHS: 40
-# epochs of 5,200-6,200 photos took 108 minutes for the measured run on a shared 2-core CPU
-# (about 40 on an idle one, at ~95 images/s).
+# epochs of 5,200-6,200 photos (before the rendered cars, 2,400 more) took the width-1.5 measured
+# run 61 minutes on an idle 2-core CPU (59 images/s).
 DATA_ROOT ?= ../shared/data
 PRETRAINED_SETS := stanford-views listing-views car-details
 PRETRAINED_EPOCHS ?= 40
 PRETRAINED_OTHER := data/pretrained_other
+PRETRAINED_VIEWS := data/pretrained_views
 PRETRAINED_RUNS := classifier/models/pretrained
 # the measured run trains on the train/ splits and watches every validation/ split; the released
 # run adds the validation/ splits to its training (and still watches them, as seen photos)
 PRETRAINED_TRAIN := --data $(DATA_ROOT)/stanford-views --add $(DATA_ROOT)/listing-views \
-    --add $(DATA_ROOT)/car-details --add $(PRETRAINED_OTHER)
+    --add $(DATA_ROOT)/car-details --add $(PRETRAINED_OTHER) --add $(PRETRAINED_VIEWS)
 PRETRAINED_ALL := $(PRETRAINED_TRAIN) $(foreach set,$(PRETRAINED_SETS),\
-    --add $(DATA_ROOT)/$(set)/validation) --add $(PRETRAINED_OTHER)/validation
+    --add $(DATA_ROOT)/$(set)/validation) --add $(PRETRAINED_OTHER)/validation \
+    --add $(PRETRAINED_VIEWS)/validation
 
 pretrained: install
 	@for set in $(PRETRAINED_SETS); do \
 	  test -d $(DATA_ROOT)/$$set/train -a -d $(DATA_ROOT)/$$set/validation || \
 	  { echo "make pretrained: $(DATA_ROOT)/$$set not found (it needs train/ and validation/; set DATA_ROOT=DIR)" >&2; exit 2; }; \
 	done
-	@test -f $(PRETRAINED_OTHER)/synthesis.json || \
-	  $(PY) data/synthesize.py $(PRETRAINED_OTHER) --views other --per-view 500 --pictures 0 --overwrite
+	$(PY) -m cargen.synthetic.training_sets --other $(PRETRAINED_OTHER) --views $(PRETRAINED_VIEWS)
 	$(PY) classifier/train_model.py $(PRETRAINED_TRAIN) \
 	    --epochs $(PRETRAINED_EPOCHS) --out $(PRETRAINED_RUNS)_measured \
 	    $(call resume_if,$(PRETRAINED_RUNS)_measured)

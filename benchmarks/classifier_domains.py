@@ -2,16 +2,17 @@
 
 For every domain (by default the real labelled sets stanford-views, listing-views and
 car-details) one classifier is trained with `train_model.py`'s recipe on the other domains plus
-the renderer's `other` pictures (always in training: they are synthetic, no domain of real
-photos), its early stopping and calibration watching the training domains' validation photos
-only. It is then measured on every photo of the domain left out (train and validation splits):
-accuracy, macro-F1, `other` recall, the share sorted at the threshold and the precision of the
-sorted. Prints a markdown table and writes it, with every figure as JSON, into --out.
+the renderer's pictures of `make pretrained` (its `other` set and its eight car views; always in
+training: they are synthetic, no domain of real photos), its early stopping and calibration
+watching the training sets' validation photos only. It is then measured on every photo of the
+domain left out (train and validation splits): accuracy, macro-F1, `other` recall, the share
+sorted at the threshold and the precision of the sorted. Prints a markdown table and writes it, with every figure as JSON, into --out.
 
 Examples:
   python benchmarks/classifier_domains.py --epochs 8
   python benchmarks/classifier_domains.py --domains listing-views --epochs 8 \\
       --train-options "--domain-augment 0 --augment 1" --out benchmarks/results/domains_old
+  python benchmarks/classifier_domains.py --renderer-views none   # without the rendered cars
 
 Finished fold runs in --out are reused (delete them to retrain); killed ones are resumed. A
 call with fewer --domains updates their rows of the table and keeps the others.
@@ -44,8 +45,13 @@ def parse_args(argv=None):
                         help=f"the domains of the benchmark (default: {','.join(DOMAINS)})")
     parser.add_argument("--other", type=Path, default=REPO / "data" / "pretrained_other",
                         help="the renderer's `other` pictures, mixed into every fold's training; "
-                             "made with data/synthesize.py when missing, 'none' for none "
+                             "rendered when missing, 'none' for none "
                              "(default: data/pretrained_other)")
+    parser.add_argument("--renderer-views", type=Path,
+                        default=REPO / "data" / "pretrained_views",
+                        help="the renderer's cars of the eight views, mixed into every fold's "
+                             "training; rendered when missing, 'none' for none "
+                             "(default: data/pretrained_views)")
     parser.add_argument("--epochs", type=int, default=8,
                         help="epochs per fold (default: 8)")
     parser.add_argument("--image-size", type=int, default=None,
@@ -74,23 +80,23 @@ def domain_folders(root, names):
     return folders
 
 
-def renderer_other(folder):
-    """The renderer's `other` dataset at `folder`, synthesised there first if missing."""
-    folder = Path(folder)
-    if not (folder / "synthesis.json").is_file():
-        from data import synthesize
-        synthesize.main([str(folder), "--views", "other", "--per-view", "500", "--pictures", "0",
-                         "--overwrite"])
-    return folder
+def renderer_sets(args):
+    """{kind: folder} of the renderer's sets that every fold trains on (--other,
+    --renderer-views), rendered first where missing."""
+    from cargen.synthetic.training_sets import renderer_set
+    return {kind: renderer_set(folder, kind)
+            for kind, folder in (("other", args.other), ("views", args.renderer_views))
+            if str(folder) != "none"}
 
 
-def fold_options(left_out, folders, other, args):
-    """train_model.py options of the fold that leaves `left_out` out."""
+def fold_options(left_out, folders, renderer, args):
+    """train_model.py options of the fold that leaves `left_out` out, with the `renderer`
+    sets added."""
     from classifier.train_model import parse_args as train_args
     training = [folder for name, folder in folders.items() if name != left_out]
     cli = ["--data", str(training[0]), "--out", str(args.out / f"without_{left_out}"),
            "--epochs", str(args.epochs), "--threshold", str(args.threshold), "--resume"]
-    for folder in training[1:] + ([other] if other else []):
+    for folder in training[1:] + list(renderer.values()):
         cli += ["--add", str(folder)]
     if args.image_size:
         cli += ["--image-size", str(args.image_size)]
@@ -147,11 +153,11 @@ def main(argv=None):
     if unknown:
         raise UsageError(f"--domains {','.join(unknown)}: not in --all-domains "
                          f"({args.all_domains})")
-    other = None if str(args.other) == "none" else renderer_other(args.other)
+    renderer = renderer_sets(args)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in left_out_names:
-        options = fold_options(name, folders, other, args)
+        options = fold_options(name, folders, renderer, args)
         print(f"== leaving out {name}: training on {options['data']} + "
               f"{', '.join(map(str, options['add']))}", flush=True)
         train_report = train(options)
@@ -164,6 +170,7 @@ def main(argv=None):
                "epochs_run": train_report.get("epochs_run"),
                "train_images_per_second": train_report.get("train_images_per_second"),
                "training_validation": train_report.get("per_source", {}),
+               "renderer_sets": list(renderer),
                "train_options": args.train_options, "epochs": args.epochs}
         rows.append(row)
         print(f"left out {name}: accuracy {row['accuracy']:.1%} on {row['images']:,} photos",

@@ -87,9 +87,13 @@ SOURCE_TERMS = {
         "development, measurement and training only) and photos of used car parts from a parts "
         "seller's listings (`vumichien/car-classification`, MIT licence), all `other`."),
     "pretrained_other": (
-        "this project's synthetic renderer (`data/synthesize.py --views other`: close-ups of "
-        "wheels, lamps, badges, dashboards, seats, engines and cargo space, painted landscapes "
-        "and buildings); the project's own."),
+        "this project's synthetic renderer (`cargen.synthetic.training_sets`' `other` set: "
+        "close-ups of wheels, lamps, badges, dashboards, seats, engines and cargo space, painted "
+        "landscapes and buildings); the project's own."),
+    "pretrained_views": (
+        "this project's synthetic renderer (`cargen.synthetic.training_sets`' `views` set: cars "
+        "of the eight views, procedurally shaped and painted, on studio, street and landscape "
+        "backgrounds); the project's own."),
 }
 
 
@@ -148,6 +152,13 @@ def domain_rows(folder):
     return json.loads(path.read_text())
 
 
+def _renderer_words(row):
+    """What of the renderer's a fold trained on ("other" alone in rows written before the
+    rendered cars were added)."""
+    words = {"other": "renderer `other`", "views": "rendered car views"}
+    return " and ".join(words[kind] for kind in row.get("renderer_sets", ["other"]))
+
+
 def _domain_table(rows):
     if not rows:
         return ("Not measured for this release (`benchmarks/classifier_domains.py` writes "
@@ -155,7 +166,8 @@ def _domain_table(rows):
     lines = ["| left out | trained on | photos | accuracy | macro-F1 | `other` recall | "
              "sorted at 0.70 | right of sorted | epochs |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['left_out']} | {', '.join(row['trained_on'])} + renderer `other` "
+        lines.append(f"| {row['left_out']} | {', '.join(row['trained_on'])} + "
+                     f"{_renderer_words(row)} "
                      f"| {row['images']:,} | {_percent(row['accuracy'])} | "
                      f"{row['macro_f1']:.3f} | {_percent(row['other_recall'])} | "
                      f"{_percent(row['sorted_share'])} | {_percent(row['sorted_right'])} | "
