@@ -102,8 +102,9 @@ demo-clean:
 # ---- make pretrained: the shipped classifier (classifier/pretrained) -------------------------
 # Trains the default classifier on every labelled set (stanford-views street photos,
 # listing-views used-car listings with real `other`, car-details interiors and parts, and the
-# renderer's `other` pictures and cars of the eight views) twice: with the validation photos held back (its report, per
-# source, is published), then on both splits (its weights are shipped). Needs ../shared/data
+# renderer's `other` pictures and cars of the eight views) twice: with the validation photos
+# held back (its report, per source, is published), then on both splits (its weights are
+# shipped). Needs ../shared/data
 # (reference data that a user's clone does not have; set DATA_ROOT=DIR). PRETRAINED_EPOCHS: 40
 # epochs of 5,200-6,200 photos (before the rendered cars, 2,400 more) took the width-1.5 measured
 # run 61 minutes on an idle 2-core CPU (59 images/s).

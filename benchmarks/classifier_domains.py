@@ -6,7 +6,8 @@ the renderer's pictures of `make pretrained` (its `other` set and its eight car 
 training: they are synthetic, no domain of real photos), its early stopping and calibration
 watching the training sets' validation photos only. It is then measured on every photo of the
 domain left out (train and validation splits): accuracy, macro-F1, `other` recall, the share
-sorted at the threshold and the precision of the sorted. Prints a markdown table and writes it, with every figure as JSON, into --out.
+sorted at the threshold and the precision of the sorted. Prints a markdown table and writes it,
+with every figure as JSON, into --out.
 
 Examples:
   python benchmarks/classifier_domains.py --epochs 8
