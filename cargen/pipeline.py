@@ -53,6 +53,19 @@ def image_dataset(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
         lambda image, index, reason: (image, index, tf.equal(reason, "")))
 
 
+def prediction_batches(dataset, batch_size):
+    """`dataset` in batches of `batch_size`, two of them decoded ahead, with tf.data's
+    autotuning off.
+
+    For a single pass, such as predicting a folder: autotuning's optimiser thread sleeps ever
+    longer between its rounds, and deleting the iterator waits for it to wake, so a pass of a
+    few seconds would end with a wait of a second or two.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.batch(batch_size).prefetch(2).with_options(options)
+
+
 def decoded_images(paths, size, fit="pad", parallel_calls=tf.data.AUTOTUNE):
     """Dataset of uint8 images from `paths`, corrupt files dropped, plus a list of the failures.
 

@@ -90,6 +90,7 @@ class ViewClassifier:
         self._mirror = np.array(mirror_permutation(self.classes))
         tf = quiet_tensorflow()
         self._predict_fn = tf.function(self._probabilities, reduce_retracing=True)
+        self._traced = set()
         feature_model = None
         try:
             layer = model.get_layer(FEATURE_LAYER)
@@ -137,21 +138,31 @@ class ViewClassifier:
         prediction is not worth a second pass.
         """
         flip = self.flip_average if flip_average is None else bool(flip_average)
-        return self._predict_fn(images, flip, self.flip_average_below,
-                                self.temperature).numpy()
+        args = (flip, self.flip_average_below, self.temperature)
+        return self._any_batch_size(self._predict_fn, images, *args)(images, *args).numpy()
 
     def features(self, images):
         """Penultimate-layer features (numpy, (N, D)) for a batch of images."""
         if self._features_fn is None:
             raise UsageError(f"{self.run_dir}: model has no '{FEATURE_LAYER}' layer")
-        return self._features_fn(images).numpy()
+        return self._any_batch_size(self._features_fn, images)(images).numpy()
+
+    def _any_batch_size(self, function, images, *args):
+        """`function`, traced once for batches of any size like `images`: a sort's last, smaller
+        batch would otherwise trace it again, a pause as long as predicting a few hundred photos."""
+        tf = quiet_tensorflow()
+        images = tf.convert_to_tensor(images)
+        key = (id(function), images.dtype, tuple(images.shape[1:]), args)
+        if key not in self._traced:
+            function.get_concrete_function(
+                tf.TensorSpec([None, *images.shape[1:]], images.dtype), *args)
+            self._traced.add(key)
+        return function
 
     def dataset(self, paths, batch_size=64):
         """tf.data of `(images, indices, ok)` batches decoded and resized for this model."""
-        tf = quiet_tensorflow()
-        from cargen.pipeline import image_dataset
-        return image_dataset(paths, self.image_size, self.fit).batch(batch_size).prefetch(
-            tf.data.AUTOTUNE)
+        from cargen.pipeline import image_dataset, prediction_batches
+        return prediction_batches(image_dataset(paths, self.image_size, self.fit), batch_size)
 
 
 def load_classifier(run_dir):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cargen.cli import UsageError, quiet_tensorflow
+from cargen.cli import UsageError
 from cargen.images import is_image_name, list_images
 from cargen.move_journal import COPY
 from cargen.safe_files import (
@@ -192,11 +192,9 @@ def _work_list(images, manifest):
 
 def _batches(classifier, paths, batch_size, flip_average, timings):
     """Yield lists of (path, probabilities or None, error reason or None), one per batch."""
-    tf = quiet_tensorflow()
-    from cargen.pipeline import images_with_reasons
-    dataset = images_with_reasons(paths, classifier.image_size, classifier.fit).batch(
-        batch_size).prefetch(tf.data.AUTOTUNE)
-    iterator = iter(dataset)
+    from cargen.pipeline import images_with_reasons, prediction_batches
+    iterator = iter(prediction_batches(
+        images_with_reasons(paths, classifier.image_size, classifier.fit), batch_size))
     while True:
         start = time.perf_counter()
         try:

@@ -89,8 +89,7 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
     many times against the same real images (e.g. during training). With `flip` the photos are
     shown flipped left-right (photos of `view`'s mirror view standing in for its own).
     """
-    tf = quiet_tensorflow()
-    from cargen.pipeline import image_dataset
+    from cargen.pipeline import image_dataset, prediction_batches
     index = _view_index(classifier, view)
     paths = list(real_paths)
     aspect = None
@@ -99,8 +98,7 @@ def real_statistics(classifier, real_paths, view, batch_size=128, image_size=Non
         batches = classifier.dataset(paths, batch_size)
     else:
         fit = fit or classifier.fit
-        batches = image_dataset(paths, image_size, fit).batch(batch_size).prefetch(
-            tf.data.AUTOTUNE)
+        batches = prediction_batches(image_dataset(paths, image_size, fit), batch_size)
         if fit in ("pad", "stretch") and classifier.fit != fit:
             aspect = content_aspect(paths)
     features, confidence, unreadable = [], [], 0

@@ -48,6 +48,18 @@ def test_flip_average_only_below_the_cut_off(tiny_classifier_run):
     np.testing.assert_allclose(classifier.predict(images, flip_average=True), plain, atol=1e-6)
 
 
+def test_every_batch_size_shares_one_trace(tiny_classifier_run):
+    classifier = load_classifier(tiny_classifier_run)
+    images = np.random.default_rng(4).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    whole = classifier.predict(images)
+    parts = np.concatenate([classifier.predict(images[:5]), classifier.predict(images[5:])])
+    np.testing.assert_allclose(parts, whole, atol=1e-5)
+    for size in (8, 3, 1):
+        classifier.features(images[:size])
+    assert classifier._predict_fn.experimental_get_tracing_count() == 1
+    assert classifier._features_fn.experimental_get_tracing_count() == 1
+
+
 def test_temperature_softens(tiny_classifier_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_classifier_run, run)
