@@ -278,7 +278,7 @@ on every photo of that source:
 
 `confusion.png` is the measured run's confusion matrix; `report.json` holds every figure.
 Training the measured run took {minutes:.0f} minutes ({report.get("epochs_run", "?")} epochs of {measured_train:,} photos at
-{report.get("train_images_per_second", 0):.0f} images/s) on a 2-core CPU that other jobs shared.
+{report.get("train_images_per_second", 0):.0f} images/s) on a 2-core CPU.
 
 ## Known limits
 

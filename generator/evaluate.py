@@ -22,7 +22,7 @@ EXAMPLES = """examples:
       --classifier classifier/models/views_64px --real data/pictures/front_left
   python generator/evaluate.py --model model_saved.h5 --classifier classifier/models/views_64px \\
       --real data/pictures --view front_left --n 500 --out /tmp/old_eval.json
-  python generator/evaluate.py --model generator/models/all_wgan-gp_64px_z100_b64_nc5 \
+  python generator/evaluate.py --model generator/models/all_wgan-gp_64px_z100_b64_nc5 \\
       --classifier classifier/models/views_64px --real data/pictures --n 500
       (a generator of many views: every view against data/pictures/<view>, and
       view_confusion.png beside eval.json)
