@@ -138,18 +138,19 @@ class ViewClassifier:
         prediction is not worth a second pass.
         """
         flip = self.flip_average if flip_average is None else bool(flip_average)
-        args = (flip, self.flip_average_below, self.temperature)
-        return self._any_batch_size(self._predict_fn, images, *args)(images, *args).numpy()
+        return self._call_any_batch_size(self._predict_fn, images, flip,
+                                         self.flip_average_below, self.temperature)
 
     def features(self, images):
         """Penultimate-layer features (numpy, (N, D)) for a batch of images."""
         if self._features_fn is None:
             raise UsageError(f"{self.run_dir}: model has no '{FEATURE_LAYER}' layer")
-        return self._any_batch_size(self._features_fn, images)(images).numpy()
+        return self._call_any_batch_size(self._features_fn, images)
 
-    def _any_batch_size(self, function, images, *args):
-        """`function`, traced once for batches of any size like `images`: a sort's last, smaller
-        batch would otherwise trace it again, a pause as long as predicting a few hundred photos."""
+    def _call_any_batch_size(self, function, images, *args):
+        """`function(images, *args)` as numpy, traced once for batches of any size: a sort's
+        last, smaller batch would otherwise trace it again, a pause as long as predicting a few
+        hundred photos."""
         tf = quiet_tensorflow()
         images = tf.convert_to_tensor(images)
         key = (id(function), images.dtype, tuple(images.shape[1:]), args)
@@ -157,7 +158,7 @@ class ViewClassifier:
             function.get_concrete_function(
                 tf.TensorSpec([None, *images.shape[1:]], images.dtype), *args)
             self._traced.add(key)
-        return function
+        return function(images, *args).numpy()
 
     def dataset(self, paths, batch_size=64):
         """tf.data of `(images, indices, ok)` batches decoded and resized for this model."""
