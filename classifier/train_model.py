@@ -7,7 +7,7 @@ Examples:
   python classifier/train_model.py --data my_views --validation-split 0.15 --arch seed \\
       --out classifier/models/seed_run
   python classifier/train_model.py --out classifier/models/synthetic --resume
-  python classifier/train_model.py --data data/labelled --init classifier/pretrained \
+  python classifier/train_model.py --data data/labelled --init classifier/pretrained \\
       --out classifier/models/finetuned
 
 --init RUN fine-tunes a trained run (e.g. classifier/pretrained) on your own labelled photos

@@ -1,6 +1,9 @@
 """The command-line helpers every script shares: old option spellings and one-line errors."""
 
 import argparse
+import ast
+import re
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +48,17 @@ def test_user_errors_are_one_line_and_exit_2(error, capsys):
         run_main(main, [])
     assert stop.value.code == 2
     assert capsys.readouterr().err == f"error: {error}\n"
+
+
+def test_every_scripts_help_examples_keep_their_line_continuations():
+    """A lone backslash ending a line of a docstring joins the next line on: the --help
+    example then reads `... --init RUN       --out DIR`, a command that is not what it shows."""
+    repo = Path(__file__).resolve().parents[1]
+    scripts = [path for folder in ("classifier", "generator", "data", "benchmarks")
+               for path in sorted((repo / folder).glob("*.py"))]
+    assert len(scripts) > 10
+    joined = [f"{path.relative_to(repo)}: {line.strip()}" for path in scripts
+              for line in (ast.get_docstring(ast.parse(path.read_text()), clean=False)
+                           or "").splitlines()
+              if re.search(r"\S {3,}--", line)]
+    assert joined == []
