@@ -58,8 +58,9 @@ def parse_args(argv=None):
                         help="square input size in pixels, at least 32 (default: 112 for "
                              "compact, 150 for seed; with --init, the run's)")
     parser.add_argument("--fit", choices=FIT_MODES, default=None,
-                        help="how a photo is made square: pad, crop or stretch (default: "
-                             "stretch; with --init, the run's)")
+                        help="how a photo is made square: pad (whole photo, borders filled "
+                             "with its edge colour), crop or stretch (default: pad; with "
+                             "--init, the run's)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs (default: 40; 15 with --init)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")

@@ -75,7 +75,7 @@ def resolve_options(options):
     if options.get("epochs") is None:
         options["epochs"] = fine_tuning.FINE_TUNE_DEFAULTS["epochs"] if fine_tune else 40
     options["freeze_batch_norm"] = bool(options.get("freeze_batch_norm"))
-    options["fit"] = options.get("fit") or "stretch"
+    options["fit"] = options.get("fit") or "pad"
     options["init"] = str(options["init"]) if fine_tune else None
     if options["image_size"] < MIN_IMAGE_SIZE:
         raise UsageError(f"--image-size {options['image_size']} is too small "

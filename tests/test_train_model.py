@@ -69,7 +69,7 @@ def test_training_writes_the_whole_run_folder(trained_run):
     assert not (out / "backup").exists()
     info = json.loads((out / "classes.json").read_text())
     assert info["classes"] == list(VIEWS)
-    assert info["image_size"] == 32 and info["fit"] == "stretch"
+    assert info["image_size"] == 32 and info["fit"] == "pad"
     assert info["temperature"] > 0 and info["flip_average"] is True
     assert info["flip_average_below"] == 0.9
     assert info["width"] == 0.5
