@@ -70,7 +70,7 @@ def prediction_speed(arch, image_size, paths, flip_average, run_root):
         run.mkdir(parents=True)
         build_model(arch, image_size, 9).save(run / "model.keras")
         write_classes_json(run, ["front", "front_left", "front_right", "left", "right", "rear",
-                                 "rear_left", "rear_right", "other"], image_size, "stretch",
+                                 "rear_left", "rear_right", "other"], image_size, "pad",
                            temperature=1.3, flip_average=flip_average)
     classifier = load_classifier(run)
     for images, _, _ in classifier.dataset(paths[:128], 128):

@@ -59,7 +59,7 @@ def main(argv=None):
         pool = work / "pool"
         make_photos(pool, args.pool)
         pool_files = sorted(pool.iterdir())
-        run_dir, source = build_run(work / "compact_run", "compact", 112, "stretch")
+        run_dir, source = build_run(work / "compact_run", "compact", 112, "pad")
         print(f"default network from {source}; photos are hard links to {args.pool} jpgs")
         results = []
         for size in args.sizes:

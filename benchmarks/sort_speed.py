@@ -225,7 +225,7 @@ def main(argv=None):
         photos = work / "photos"
         make_photos(photos, args.images, args.source)
         seed_run, _ = build_run(work / "seed_run", "seed", 150, "stretch")
-        compact_run, source = build_run(work / "compact_run", "compact", 112, "stretch")
+        compact_run, source = build_run(work / "compact_run", "compact", 112, "pad")
         print(f"{args.images} photos 320x240, {os.cpu_count()} CPU cores, batch "
               f"{args.batch_size}; default network from {source}")
 
@@ -239,7 +239,7 @@ def main(argv=None):
                 ("sort, default network, flip averaging every photo", compact_run, True),
                 ("sort, 2021 network (150 px)", seed_run, None)]
         for width in filter(None, args.widths.split(",")):
-            wide_run, _ = build_run(work / f"compact_width_{width}", "compact", 112, "stretch",
+            wide_run, _ = build_run(work / f"compact_width_{width}", "compact", 112, "pad",
                                     width=float(width))
             runs.append((f"sort, compact network at --width {width}", wide_run, None))
         shipped = args.model if str(args.model) != "none" and args.model.is_dir() else None
