@@ -161,8 +161,9 @@ def _renderer_words(row):
 
 def _domain_table(rows):
     if not rows:
-        return ("Not measured for this release (`benchmarks/classifier_domains.py` writes "
-                "the table).")
+        return ("Not measured with this release's runs: `benchmarks/classifier_domains.py` "
+                "writes the table; the recipe's latest figures are in the README's \"On photos "
+                "from a source it never saw\".")
     lines = ["| left out | trained on | photos | accuracy | macro-F1 | `other` recall | "
              "sorted at 0.70 | right of sorted | epochs |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -200,7 +201,9 @@ def model_card(measured_options, report, released_options, released_report, ood_
                 f"mirror's views swapped\n  left/right; sure photos skip the second pass.")
     views = ", ".join(f"`{c}`" for c in classes)
     sources = source_counts(released_options)
+    measured_by = "Measured by a model trained the same way"
     if released_options["out"] == measured_options["out"]:
+        measured_by = "Measured by the shipped weights themselves, trained"
         seen = ("The shipped weights are the measured run's: trained on the training photos of "
                 "every source,\nwith the validation photos held back (counts include the photos "
                 "held back for calibration):")
@@ -250,7 +253,7 @@ Because stanford-views is for non-commercial research use only, **so is this mod
 
 ## How good it is
 
-Measured by a model trained the same way with every source's validation photos held back
+{measured_by} with every source's validation photos held back
 ({measured_train:,} training pictures), on those {report["images"]} validation photos:
 
 {_source_table(report.get("per_source", {}))}
