@@ -201,13 +201,13 @@ def model_card(measured_options, report, released_options, released_report, ood_
                 f"mirror's views swapped\n  left/right; sure photos skip the second pass.")
     views = ", ".join(f"`{c}`" for c in classes)
     sources = source_counts(released_options)
-    measured_by = "Measured by a model trained the same way"
     if released_options["out"] == measured_options["out"]:
         measured_by = "Measured by the shipped weights themselves, trained"
         seen = ("The shipped weights are the measured run's: trained on the training photos of "
                 "every source,\nwith the validation photos held back (counts include the photos "
                 "held back for calibration):")
     else:
+        measured_by = "Measured by a model trained the same way"
         seen = ("The released weights saw the training and validation photos of every source "
                 "(counts include\nthe photos held back for calibration):")
     source_lines = "\n".join(
