@@ -293,8 +293,8 @@ Training the measured run took {minutes:.0f} minutes ({report.get("epochs_run", 
 - Trucks, buses and motorbikes are outside its training data.
 - Upright (portrait) photos of whole cars come from one source only: a third of listing-views'
   car photos are portrait, almost every other portrait picture it trained on is an interior or
-  a part (`other`). Trained without listing-views, the same recipe called 56% of those portrait
-  car photos `other` (26.5% right, against 67.7% of the landscape ones). Check a phone
+  a part (`other`). Trained without listing-views, the same recipe called more than half of
+  those portrait car photos `other` (docs/results.md, "Portrait photos"). Check a phone
   collection's portrait photos before trusting its `other` folder.
 - For a collection unlike all of these, label a hundred of its photos
   (`classifier/label_images.py`) and fine-tune: `python classifier/train_model.py --data
