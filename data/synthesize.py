@@ -71,6 +71,9 @@ def parse_args(argv):
     parser.add_argument("--size", default="320x240",
                         help="picture size WIDTHxHEIGHT in pixels (default: 320x240, like "
                              "The Car Connection)")
+    parser.add_argument("--portrait", type=float, default=0.0,
+                        help="share 0-1 of the labelled pictures drawn upright, height and "
+                             "width swapped, like phone shots (default: 0)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="rendering processes (default: the number of CPUs, "
@@ -97,6 +100,8 @@ def parse_args(argv):
                          "are all 0")
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if not 0 <= args.portrait <= 1:
+        raise UsageError(f"--portrait must be 0 to 1, got {args.portrait}")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1 to 100, got {args.quality}")
     if args.sheet_columns < 1:
@@ -110,7 +115,8 @@ def main(argv=None):
     args = parse_args(argv)
     options = Options(per_view=args.per_view, validation_per_view=args.validation_per_view,
                       pictures=args.pictures, width=args.width, height=args.height,
-                      seed=args.seed, quality=args.quality, views=args.views)
+                      seed=args.seed, quality=args.quality, views=args.views,
+                      portrait=args.portrait)
     if args.out is not None:
         summary = write_dataset(args.out, options, workers=args.workers,
                                 overwrite=args.overwrite)

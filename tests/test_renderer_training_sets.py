@@ -4,12 +4,13 @@ import json
 import shutil
 
 import pytest
+from PIL import Image
 
 from cargen.cli import UsageError
 from cargen.synthetic import training_sets
 
 
-def test_sets_are_rendered_once_and_after_a_kill_again(tmp_path, monkeypatch):
+def test_sets_are_rendered_once_and_after_a_kill_again(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(training_sets.RENDERER_SETS, "views", (("front", "rear"), 5))
     monkeypatch.setitem(training_sets.RENDERER_SETS, "other", (("other",), 5))
     views, other = tmp_path / "views", tmp_path / "other"
@@ -24,6 +25,14 @@ def test_sets_are_rendered_once_and_after_a_kill_again(tmp_path, monkeypatch):
     stamp = (views / "synthesis.json").stat().st_mtime_ns
     training_sets.renderer_set(views, "views", workers=1)
     assert (views / "synthesis.json").stat().st_mtime_ns == stamp  # present: not redone
+
+    monkeypatch.setattr(training_sets, "PORTRAIT_SHARE", 0.5)  # another recipe: kept, noted
+    training_sets.renderer_set(views, "views", workers=1)
+    assert (views / "synthesis.json").stat().st_mtime_ns == stamp
+    assert "portrait 0.0 (recipe: 0.5)" in capsys.readouterr().out
+    upright = training_sets.renderer_set(tmp_path / "upright", "views", workers=1)
+    sizes = {Image.open(path).size for path in (upright / "train").rglob("*.jpg")}
+    assert sizes == {(320, 240), (240, 320)}
 
     shutil.rmtree(other)  # a killed rendering leaves only its hidden work folder
     (tmp_path / ".other.partial-1" / "train").mkdir(parents=True)

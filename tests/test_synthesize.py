@@ -101,6 +101,7 @@ def test_same_seed_same_bytes_whatever_the_workers(dataset, tmp_path):
     (["--views", "front,top"], "unknown view 'top'"),
     (["--workers", "0"], "--workers"),
     (["--quality", "101"], "--quality"),
+    (["--portrait", "1.5"], "--portrait must be 0 to 1"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, args, message):
     result = synthesize(tmp_path / "out", *args)
@@ -108,6 +109,24 @@ def test_bad_options_give_one_line_errors(tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_portrait_share_draws_upright_pictures_and_leaves_the_rest_alone(dataset, tmp_path):
+    out, _ = dataset
+    upright = tmp_path / "upright"
+    result = synthesize(upright, *TINY, "--seed", "5", "--workers", "1", "--per-view", "12",
+                        "--validation-per-view", "0", "--portrait", "0.5")
+    assert result.returncode == 0, result.stderr
+    sizes = {path.name: Image.open(path).size for path in (upright / "train").rglob("*.jpg")}
+    assert set(sizes.values()) == {(64, 48), (48, 64)}
+    assert 0.2 < sum(size == (48, 64) for size in sizes.values()) / len(sizes) < 0.8
+    assert {Image.open(p).size for p in (upright / "pictures").glob("*.jpg")} == {(64, 48)}
+    for path in (out / "train").rglob("*.jpg"):  # the landscape ones are the same pictures
+        twin = upright / path.relative_to(out)
+        if sizes[path.name] == (64, 48):
+            assert twin.read_bytes() == path.read_bytes()
+    info = json.loads((upright / "synthesis.json").read_text())
+    assert info["options"]["portrait"] == 0.5
 
 
 def test_an_existing_folder_is_never_mixed(tmp_path):

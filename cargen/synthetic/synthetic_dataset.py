@@ -54,11 +54,13 @@ class Job:
     view: str
     seed: tuple
     model: int = -1   # catalogue row for named pictures, -1 = drawn from the seed
+    portrait: bool = False   # drawn upright: width and height swapped
 
 
 @dataclass(frozen=True)
 class Options:
-    """What to make. Counts are per view; `views` limits the labelled views."""
+    """What to make. Counts are per view; `views` limits the labelled views; `portrait` is the
+    share of the labelled pictures drawn upright (height x width, like phone shots)."""
 
     per_view: int = 300
     validation_per_view: int = 60
@@ -68,12 +70,14 @@ class Options:
     seed: int = 0
     quality: int = 90
     views: tuple = VIEWS
+    portrait: float = 0.0
 
     def summary(self):
         """The options as a JSON-ready dict."""
         return {"per_view": self.per_view, "validation_per_view": self.validation_per_view,
                 "pictures": self.pictures, "width": self.width, "height": self.height,
-                "seed": self.seed, "quality": self.quality, "views": list(self.views)}
+                "seed": self.seed, "quality": self.quality, "views": list(self.views),
+                "portrait": self.portrait}
 
 
 def render_picture(view, seed, width=320, height=240, model=None):
@@ -102,8 +106,12 @@ def plan_jobs(options):
     for split, count in ((TRAIN, options.per_view), (VALIDATION, options.validation_per_view)):
         for view in options.views:
             code = VIEWS.index(view)
-            jobs += [Job(f"{split}/{view}/{view}_{i:05d}.jpg", view,
-                         (options.seed, _SPLIT_CODES[split], code, i)) for i in range(count)]
+            for i in range(count):
+                seed = (options.seed, _SPLIT_CODES[split], code, i)
+                upright = options.portrait > 0 and \
+                    np.random.default_rng((*seed, 1)).random() < options.portrait
+                jobs.append(Job(f"{split}/{view}/{view}_{i:05d}.jpg", view, seed,
+                                portrait=bool(upright)))
     views, weights = zip(*PICTURE_VIEW_WEIGHTS.items())
     names = set()
     for i in range(options.pictures):
@@ -132,6 +140,8 @@ def encode_jpeg(image, quality):
 def _make(task):
     job, root, width, height, quality = task
     model = CATALOGUE[job.model] if job.model >= 0 else None
+    if job.portrait:
+        width, height = height, width
     image = render_picture(job.view, job.seed, width, height, model)
     (Path(root) / job.path).write_bytes(encode_jpeg(image, quality))
     return job.path

@@ -5,31 +5,57 @@ leave-one-domain-out benchmark mixes into the real photos: one home for what eac
 - `views`: 300 (+60 validation) rendered cars of each of the eight views, so a model learns
   each view also from cars unlike any photo source's (tightly framed, on many backgrounds).
 
+All are drawn landscape (PORTRAIT_SHARE = 0): a third drawn upright (240x320, like phone
+shots) was measured in docs/results.md and not kept.
+
   python -m cargen.synthetic.training_sets --other data/pretrained_other \\
       --views data/pretrained_views
 """
 
 import argparse
+import json
 from pathlib import Path
 
 from cargen.cli import run_main
-from cargen.synthetic.synthetic_dataset import Options, write_dataset
+from cargen.synthetic.synthetic_dataset import MARKER, Options, write_dataset
 from cargen.views import CAR_VIEWS
 
 RENDERER_SETS = {"other": (("other",), 500), "views": (CAR_VIEWS, 300)}
+PORTRAIT_SHARE = 0.0
+
+
+def set_options(kind):
+    """The synthetic-dataset Options of the renderer's `kind` set."""
+    views, per_view = RENDERER_SETS[kind]
+    return Options(per_view=per_view, validation_per_view=per_view // 5, pictures=0,
+                   views=views, portrait=round(PORTRAIT_SHARE, 4))
+
+
+def _rendered_options(folder):
+    try:
+        options = json.loads((folder / MARKER).read_text())["options"]
+        return {"portrait": 0.0, **options}  # renderings from before the option
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def renderer_set(folder, kind, workers=2):
     """The renderer's `kind` set ("other" or "views") at `folder`, rendered there first when it
-    is missing (a killed rendering leaves none); returns the folder as a Path. A folder that is
-    there without the renderer's synthesis.json is refused, never replaced."""
+    is missing (a killed rendering leaves none); returns the folder as a Path. A rendering made
+    with other options (say by data/synthesize.py) is used as it is, with a note. A folder that
+    is there without the renderer's synthesis.json is refused, never replaced."""
     folder = Path(folder)
-    if not (folder / "synthesis.json").is_file():
-        views, per_view = RENDERER_SETS[kind]
-        options = Options(per_view=per_view, validation_per_view=per_view // 5, pictures=0,
-                          views=views)
+    options = set_options(kind)
+    rendered = _rendered_options(folder)
+    if rendered is None:
         print(f"rendering the renderer's {kind} set into {folder}", flush=True)
         write_dataset(folder, options, workers=workers, overwrite=True)
+    elif rendered != options.summary():
+        differ = ", ".join(f"{key} {rendered.get(key)} (recipe: {value})"
+                           for key, value in options.summary().items()
+                           if rendered.get(key) != value)
+        print(f"note: {folder} was rendered with other options than the recipe's {kind} set: "
+              f"{differ}; using it as it is", flush=True)
     return folder
 
 
