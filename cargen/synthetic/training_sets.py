@@ -28,13 +28,13 @@ def set_options(kind):
     """The synthetic-dataset Options of the renderer's `kind` set."""
     views, per_view = RENDERER_SETS[kind]
     return Options(per_view=per_view, validation_per_view=per_view // 5, pictures=0,
-                   views=views, portrait=round(PORTRAIT_SHARE, 4))
+                   views=views, portrait=PORTRAIT_SHARE)
 
 
 def _rendered_options(folder):
     try:
         options = json.loads((folder / MARKER).read_text())["options"]
-        return {"portrait": 0.0, **options}  # renderings from before the option
+        return {**Options().summary(), **options}  # options added since take their defaults
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -46,14 +46,13 @@ def renderer_set(folder, kind, workers=2):
     is there without the renderer's synthesis.json is refused, never replaced."""
     folder = Path(folder)
     options = set_options(kind)
-    rendered = _rendered_options(folder)
+    wanted, rendered = options.summary(), _rendered_options(folder)
     if rendered is None:
         print(f"rendering the renderer's {kind} set into {folder}", flush=True)
         write_dataset(folder, options, workers=workers, overwrite=True)
-    elif rendered != options.summary():
+    elif rendered != wanted:
         differ = ", ".join(f"{key} {rendered.get(key)} (recipe: {value})"
-                           for key, value in options.summary().items()
-                           if rendered.get(key) != value)
+                           for key, value in wanted.items() if rendered.get(key) != value)
         print(f"note: {folder} was rendered with other options than the recipe's {kind} set: "
               f"{differ}; using it as it is", flush=True)
     return folder
