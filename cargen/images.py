@@ -93,7 +93,10 @@ def _to_rgb(image):
     return image.convert("RGB")
 
 
-def _decoded(path, draft_size=None):
+def decode_picture(path, draft_size=None):
+    """Decode `path` to an RGB PIL image, EXIF orientation applied; a JPEG is decoded at a
+    reduced scale no smaller than `draft_size` on a side when that is given. Raises
+    `ImageDecodeError` like `load_rgb`."""
     image = _open(path)
     try:
         with image:
@@ -118,7 +121,7 @@ def load_rgb(path):
     the EXIF orientation is applied). A corrupt, truncated, zero-byte or non-image file raises
     `ImageDecodeError`.
     """
-    return np.asarray(_decoded(path))
+    return np.asarray(decode_picture(path))
 
 
 def load_square(path, size, fit="pad"):
@@ -127,4 +130,4 @@ def load_square(path, size, fit="pad"):
     JPEGs are decoded at a reduced scale when the target is much smaller (fast and exact
     enough for training). Raises `ImageDecodeError` like `load_rgb`.
     """
-    return np.asarray(fit_square(_decoded(path, draft_size=size), size, fit))
+    return np.asarray(fit_square(decode_picture(path, draft_size=size), size, fit))
