@@ -66,16 +66,14 @@ def labelled_photos(folder):
 def framed(picture, size):
     """{framing: (size, size, 3) uint8 array} of a PIL RGB picture."""
     from PIL import Image
-    from cargen.aspect import fit_square
+    from cargen.aspect import edge_colour, fit_square
     width, height = picture.size
     squares = {fit: fit_square(picture, size, fit) for fit in ("pad", "stretch", "crop")}
     inner_w, inner_h = max(1, round(width * ZOOM)), max(1, round(height * ZOOM))
     left, top = (width - inner_w) // 2, (height - inner_h) // 2
     squares["zoom_in"] = fit_square(picture.crop((left, top, left + inner_w, top + inner_h)),
                                     size, "pad")
-    padded = np.asarray(squares["pad"])
-    edges = np.concatenate([padded[0], padded[-1], padded[:, 0], padded[:, -1]])
-    canvas = Image.new("RGB", (size, size), tuple(int(c) for c in edges.mean(axis=0).round()))
+    canvas = Image.new("RGB", (size, size), edge_colour(squares["pad"]))
     side = round(size * ZOOM)
     canvas.paste(squares["pad"].resize((side, side), Image.BILINEAR),
                  ((size - side) // 2, (size - side) // 2))

@@ -32,13 +32,18 @@ def fit_square(image, size, fit="pad"):
                             box=(left, top, left + side, top + side), reducing_gap=2.0)
     scale = size / max(width, height)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    pixels = np.asarray(image)
-    edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    fill = tuple(int(c) for c in edges.mean(axis=0).round())
-    canvas = Image.new("RGB", (size, size), fill)
+    canvas = Image.new("RGB", (size, size), edge_colour(image))
     resized = image.resize((new_w, new_h), Image.BILINEAR, reducing_gap=2.0)
     canvas.paste(resized, ((size - new_w) // 2, (size - new_h) // 2))
     return canvas
+
+
+def edge_colour(image):
+    """The mean colour (an RGB tuple of ints) of the outermost pixels of a PIL RGB image: what
+    padding fills the borders with."""
+    pixels = np.asarray(image)
+    edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return tuple(int(c) for c in edges.mean(axis=0).round())
 
 
 def content_aspect(paths, max_files=500):
