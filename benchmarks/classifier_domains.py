@@ -107,14 +107,6 @@ def fold_options(left_out, folders, renderer, args):
     return options
 
 
-def left_out_photos(folder):
-    """Every labelled photo of a domain: its train and validation splits."""
-    from classifier.training_data import read_view_folders
-    files = read_view_folders(folder / "train")
-    files.extend(read_view_folders(folder / "validation"))
-    return files
-
-
 def merged_rows(path, rows, order):
     """`rows` with the earlier folds in `path` (domains.json) that this call did not redo, in
     the order of the domains `order`."""
@@ -145,6 +137,7 @@ def markdown_table(rows, threshold):
 def main(argv=None):
     """Train one fold per left-out domain, measure it there and print the table."""
     args = parse_args(argv)
+    from cargen.labelled_sets import every_labelled_photo
     from classifier.evaluation import evaluate_files, headline_figures
     from classifier.inference import load_classifier
     from classifier.training import train
@@ -163,7 +156,7 @@ def main(argv=None):
               f"{', '.join(map(str, options['add']))}", flush=True)
         train_report = train(options)
         classifier = load_classifier(options["out"])
-        report = evaluate_files(classifier, left_out_photos(folders[name]),
+        report = evaluate_files(classifier, every_labelled_photo(folders[name]),
                                 threshold=args.threshold)
         row = {"left_out": name, "trained_on": [n for n in folders if n != name],
                **headline_figures(report),

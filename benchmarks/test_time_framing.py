@@ -50,19 +50,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def labelled_photos(folder):
-    """`LabelledFiles` of a dataset folder: its train/ and validation/ splits when it has
-    them, else its view folders."""
-    from cargen.labelled_sets import read_view_folders
-    splits = [folder / name for name in ("train", "validation") if (folder / name).is_dir()]
-    if not splits:
-        return read_view_folders(folder)
-    files = read_view_folders(splits[0])
-    for split in splits[1:]:
-        files.extend(read_view_folders(split))
-    return files
-
-
 def framed(picture, size):
     """{framing: (size, size, 3) uint8 array} of a PIL RGB picture."""
     from PIL import Image
@@ -147,12 +134,13 @@ def markdown_table(rows, threshold):
 def main(argv=None):
     """Predict every photo of --data in every framing and print the table."""
     args = parse_args(argv)
+    from cargen.labelled_sets import every_labelled_photo
     from cargen.safe_files import write_json, write_text
     from classifier.calibration import apply_temperature
     from classifier.evaluation import headline_figures, report_from_probabilities
     from classifier.inference import load_classifier
     classifier = load_classifier(args.model)
-    files = labelled_photos(args.data)
+    files = every_labelled_photo(args.data)
     probabilities, kept, failed = framing_probabilities(classifier, files.paths,
                                                         args.batch_size)
     for line in failed:

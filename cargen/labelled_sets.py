@@ -125,6 +125,19 @@ def evaluation_folder(data):
     return data
 
 
+def every_labelled_photo(data):
+    """`LabelledFiles` of every photo of dataset folder `data`: its train/ and validation/
+    splits when it has them, else its view folders."""
+    data = Path(data)
+    splits = [data / name for name in (TRAIN, VALIDATION) if (data / name).is_dir()]
+    if not splits:
+        return read_view_folders(data)
+    files = read_view_folders(splits[0])
+    for split in splits[1:]:
+        files.extend(read_view_folders(split))
+    return files
+
+
 def find_dataset(data, add=(), validation_split=None, seed=0):
     """Training and validation files of dataset folder `data`, plus `--add` folders.
 
